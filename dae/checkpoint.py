@@ -1,0 +1,160 @@
+"""Checkpoints: a folder with `model.safetensors` and `config.json`, nothing pickled.
+
+The folder is what `PyTorchModelHubMixin.save_pretrained` writes, so `DAE.from_pretrained(dir)`
+and `push_to_hub` work on it too. `load_model` is the careful path the project uses: it picks
+the architecture from the config, loads strictly, and turns every way a checkpoint can be bad
+(missing, truncated, corrupted, another architecture, other shapes, missing keys) into one
+CheckpointError that names the file and what is wrong.
+
+Training also keeps `training_state.safetensors` beside them (weights, optimizer moments, random
+generator, loss history) so that `--resume` continues a run exactly; the app never needs it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import safetensors
+import safetensors.torch
+import torch
+from torch import nn
+
+from .files import atomic_path, write_json
+from .model import ARCHITECTURES
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+TRAINING_STATE = "training_state.safetensors"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A checkpoint could not be loaded; the message names the file and the problem."""
+
+
+def save_checkpoint(model: nn.Module, folder: str | Path, config: dict[str, Any]) -> None:
+    """Write weights, then config, each atomically (a killed run leaves the previous files)."""
+    folder = Path(folder)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(folder / WEIGHTS) as tmp:
+        safetensors.torch.save_file(state, str(tmp), metadata={"format": "pt", "arch": model.arch})
+    write_json(folder / CONFIG, {"arch": model.arch, "format_version": FORMAT_VERSION, **config})
+
+
+def resolve(path_or_repo: str | Path) -> Path:
+    """A local folder as is; otherwise a Hugging Face Hub repo id, fetched (weights and config only)."""
+    path = Path(path_or_repo)
+    if path.exists() or str(path_or_repo).startswith((".", "/", "~")) or str(path_or_repo).count("/") != 1:
+        return path
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(str(path_or_repo), allow_patterns=[WEIGHTS, CONFIG]))
+    except Exception as e:
+        raise CheckpointError(f"{path_or_repo}: no such folder, and it could not be fetched from the Hugging Face Hub ({e})") from None
+
+
+def read_config(folder: Path) -> dict[str, Any]:
+    config_file = folder / CONFIG
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such checkpoint folder")
+    if not config_file.is_file():
+        raise CheckpointError(f"{config_file}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
+    try:
+        config = json.loads(config_file.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{config_file}: not valid JSON ({e})") from None
+    if not isinstance(config, dict) or config.get("arch") not in ARCHITECTURES:
+        arch = config.get("arch") if isinstance(config, dict) else None
+        raise CheckpointError(f"{config_file}: unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+    return config
+
+
+def load_state_dict(file: Path, model: nn.Module) -> None:
+    """Strictly load safetensors weights into `model`, explaining any mismatch."""
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing")
+    try:
+        state = safetensors.torch.load_file(str(file))
+    except Exception as e:  # SafetensorError, OSError, ...: truncated or not a safetensors file
+        raise CheckpointError(f"{file}: not a readable safetensors file ({e})") from None
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{file}: does not match the {model.arch!r} architecture"
+            + (f"; missing keys: {', '.join(missing)}" if missing else "")
+            + (f"; unexpected keys: {', '.join(unexpected)}" if unexpected else "")
+        )
+    for key, value in state.items():
+        if value.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{file}: {key} has shape {tuple(value.shape)}, the {model.arch!r} architecture expects {tuple(expected[key].shape)}"
+            )
+        if value.is_floating_point() and not torch.isfinite(value).all():
+            raise CheckpointError(f"{file}: {key} holds NaN or infinite values")
+    model.load_state_dict(state, strict=True)
+
+
+def load_model(path_or_repo: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+    """Load a checkpoint folder (or Hub repo id) into an eval-mode model and return its config."""
+    folder = resolve(path_or_repo)
+    config = read_config(folder)
+    model = ARCHITECTURES[config["arch"]]()
+    load_state_dict(folder / WEIGHTS, model)
+    return model.to(device).eval(), config
+
+
+# ---- training state, for --resume -----------------------------------------------------------
+
+
+def save_training_state(
+    folder: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, info: dict[str, Any]
+) -> None:
+    """Everything `--resume` needs, in one safetensors file written atomically.
+
+    The optimizer state is flattened to tensors (`optim.<param index>.<name>`) with its
+    hyperparameters in the metadata, because safetensors holds tensors and strings only.
+    """
+    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for index, param_state in opt["state"].items():
+        for name, value in param_state.items():
+            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    tensors["generator"] = generator.get_state().cpu()
+    metadata = {"param_groups": json.dumps(opt["param_groups"]), "info": json.dumps(info)}
+    with atomic_path(Path(folder) / TRAINING_STATE) as tmp:
+        safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
+
+
+def load_training_state(
+    folder: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> dict[str, Any]:
+    """Restore what save_training_state wrote; returns its `info` dict."""
+    file = Path(folder) / TRAINING_STATE
+    if not file.is_file():
+        raise CheckpointError(f"{file}: missing, so there is nothing to resume (train without --resume first)")
+    try:
+        with safetensors.safe_open(str(file), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        param_groups = json.loads(metadata["param_groups"])
+        info = json.loads(metadata["info"])
+    except Exception as e:
+        raise CheckpointError(f"{file}: not a readable training state ({e})") from None
+    model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+    try:
+        model.load_state_dict(model_state, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{file}: does not match the {model.arch!r} architecture ({e})") from None
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+    generator.set_state(tensors["generator"].to(torch.uint8))
+    return info

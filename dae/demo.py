@@ -1,0 +1,144 @@
+"""What the app does, as plain functions: noise a digit, run the models, render the results.
+
+`app.py` only lays these out in Gradio; the tests call them directly. Inputs that a person (or
+an API client) can get wrong raise `InputError` with a message meant for them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import metrics
+from .checkpoint import load_model
+from .noise import NOISE_KINDS, add_noise
+from .preprocess import InputError
+
+SCALE = 8  # 28 px -> 224 px, nearest neighbour: every model pixel stays a crisp square
+MAX_SEED = 2**63 - 1
+
+
+# ---- rendering ---------------------------------------------------------------------------------
+
+
+def upscale(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
+    """(28, 28) float in [0, 1] -> (28*scale, 28*scale) uint8, nearest neighbour."""
+    pixels = (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return pixels.repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+@lru_cache(maxsize=1)
+def colormap_lut() -> np.ndarray:
+    """The error map's colormap (inferno: perceptually uniform, dark = no error) as a 256 x 3 LUT."""
+    from matplotlib import colormaps
+
+    return (colormaps["inferno"](np.linspace(0, 1, 256))[:, :3] * 255 + 0.5).astype(np.uint8)
+
+
+def error_image(error: np.ndarray, scale: int = SCALE) -> np.ndarray:
+    """|reconstruction − clean| in [0, 1] -> (28*scale, 28*scale, 3) uint8 colour map, fixed scale 0..1."""
+    index = (np.clip(error, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return colormap_lut()[index].repeat(scale, axis=0).repeat(scale, axis=1)
+
+
+def colorbar_html() -> str:
+    """A visible scale for the error map: the same LUT as a CSS gradient, labelled 0 to 1."""
+    lut = colormap_lut()
+    stops = ", ".join(f"rgb({r},{g},{b}) {100 * i / 10:.0f}%" for i, (r, g, b) in enumerate(lut[np.linspace(0, 255, 11).astype(int)]))
+    return (
+        '<div class="dae-colorbar"><div class="dae-colorbar-bar" style="background: linear-gradient(to right, '
+        f'{stops});"></div><div class="dae-colorbar-labels"><span>0</span><span>0.25</span><span>0.5</span>'
+        "<span>0.75</span><span>1</span></div><div class=\"dae-colorbar-title\">error map: |reconstruction − clean| per pixel</div></div>"
+    )
+
+
+# ---- the denoiser --------------------------------------------------------------------------------
+
+
+def check_controls(kind: str, strength: float, seed: float | int) -> tuple[str, float, int]:
+    """Validate what the sliders (or an API client) sent; raise InputError with a readable message."""
+    if kind not in NOISE_KINDS:
+        raise InputError(f"Unknown noise kind {kind!r}: choose one of {', '.join(NOISE_KINDS)}.")
+    top = NOISE_KINDS[kind].max_strength
+    try:
+        strength = float(strength)
+    except (TypeError, ValueError):
+        raise InputError(f"The strength must be a number between 0 and {top}, not {strength!r}.") from None
+    if not (math.isfinite(strength) and 0 <= strength <= top):
+        raise InputError(f"The {kind} strength must be between 0 and {top} (got {strength}).")
+    try:
+        seed_f = float(seed)
+    except (TypeError, ValueError):
+        raise InputError(f"The seed must be a whole number, not {seed!r}.") from None
+    if not (math.isfinite(seed_f) and seed_f == int(seed_f) and 0 <= int(seed_f) <= MAX_SEED):
+        raise InputError(f"The seed must be a whole number between 0 and {MAX_SEED} (got {seed}).")
+    return kind, strength, int(seed_f)
+
+
+@dataclass
+class Result:
+    clean: np.ndarray  # (28, 28) floats in [0, 1]
+    noisy: np.ndarray
+    outputs: dict[str, np.ndarray]  # model name -> reconstruction
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # "noisy" / model -> mse, psnr
+
+
+class Denoiser:
+    """The models the app serves, loaded once; calling it denoises one digit."""
+
+    def __init__(self, models: dict[str, nn.Module]) -> None:
+        self.models = {name: model.eval() for name, model in models.items()}
+
+    @classmethod
+    def from_checkpoints(cls, folders: dict[str, str | Path]) -> "Denoiser":
+        return cls({name: load_model(folder)[0] for name, folder in folders.items()})
+
+    @torch.inference_mode()
+    def __call__(self, clean: np.ndarray, kind: str, strength: float, seed: int, models: tuple[str, ...] | None = None) -> Result:
+        kind, strength, seed = check_controls(kind, strength, seed)
+        x = torch.from_numpy(np.asarray(clean, dtype=np.float32)).view(1, 1, 28, 28)
+        noisy = add_noise(x, kind, strength, seed)
+        names = self.models if models is None else models
+        outputs = {name: self.models[name](noisy) for name in names}
+        scores = {name: {"mse": metrics.mse(y, x).item(), "psnr": metrics.psnr(y, x).item()} for name, y in {"noisy": noisy, **outputs}.items()}
+        return Result(clean=x[0, 0].numpy(), noisy=noisy[0, 0].numpy(), outputs={k: v[0, 0].numpy() for k, v in outputs.items()}, scores=scores)
+
+    @torch.inference_mode()
+    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int, model: str = "dae") -> np.ndarray:
+        """Decode `steps` points on the straight line between the latent codes of a and b."""
+        net = self.models[model]
+        codes = net.encode(torch.from_numpy(np.stack([a, b]).astype(np.float32)).unsqueeze(1))
+        t = torch.linspace(0, 1, steps).unsqueeze(1)
+        return net.decode((1 - t) * codes[0] + t * codes[1])[:, 0].numpy()
+
+
+def metrics_markdown(result: Result, names: dict[str, str] | None = None) -> str:
+    """MSE and PSNR of the noisy input and of each reconstruction, and the dB gained."""
+    names = names or {}
+    noisy = result.scores["noisy"]
+    lines = ["| | MSE | PSNR | gain |", "|---|---:|---:|---:|", f"| noisy input | {noisy['mse']:.4f} | {_db(noisy['psnr'])} | |"]
+    for name, s in result.scores.items():
+        if name != "noisy":
+            gain = s["psnr"] - noisy["psnr"]
+            lines.append(f"| {names.get(name, name)} | {s['mse']:.4f} | {_db(s['psnr'])} | **{gain:+.2f} dB** |")
+    return "\n".join(lines)
+
+
+def _db(value: float) -> str:
+    return "∞ (identical)" if value >= metrics.MAX_PSNR else f"{value:.2f} dB"
+
+
+def result_json(result: Result) -> dict:
+    """The metrics as the API returns them: plain numbers, PSNR in dB."""
+    noisy = result.scores["noisy"]
+    out = {"noisy": {k: round(v, 6) for k, v in noisy.items()}}
+    for name, s in result.scores.items():
+        if name != "noisy":
+            out[name] = {k: round(v, 6) for k, v in s.items()} | {"psnr_gain_db": round(s["psnr"] - noisy["psnr"], 6)}
+    return out

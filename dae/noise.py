@@ -1,0 +1,126 @@
+"""Corruptions, one module for training, evaluation, the app and the tests.
+
+Every function takes a batch `x` of shape (m, 1, 28, 28) (any shape whose first dimension is
+the batch works) with pixels in [0, 1], a strength that is either a scalar or one value per
+sample, and a `torch.Generator` or an integer seed, so that the same seed gives the same noise
+on the same device. A strength of 0 returns the input unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+Strength = float | Tensor
+Seed = torch.Generator | int | None
+
+
+@dataclass(frozen=True)
+class NoiseKind:
+    """A corruption with the range of strengths the app offers and blind training draws from."""
+
+    name: str
+    label: str  # how the app names it
+    strength_name: str  # what the strength means, for slider labels
+    max_strength: float
+    default_strength: float
+
+
+NOISE_KINDS: dict[str, NoiseKind] = {
+    k.name: k
+    for k in (
+        NoiseKind("gaussian", "Gaussian", "σ (standard deviation)", 1.0, 0.5),
+        NoiseKind("mask", "Mask (dropped pixels)", "p (fraction of pixels set to 0)", 0.9, 0.5),
+        NoiseKind("salt_pepper", "Salt and pepper", "a (fraction of pixels set to 0 or 1)", 0.5, 0.2),
+    )
+}
+
+
+def make_generator(seed: Seed, device: torch.device | str = "cpu") -> torch.Generator | None:
+    """An integer becomes a fresh generator on `device`; a generator (or None) passes through."""
+    if seed is None or isinstance(seed, torch.Generator):
+        return seed
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed))
+    return g
+
+
+def _per_sample(strength: Strength, x: Tensor) -> Tensor:
+    """Broadcast a scalar or an (m,) strength against x's (m, ...) shape."""
+    s = torch.as_tensor(strength, dtype=x.dtype, device=x.device)
+    if s.ndim == 0:
+        return s
+    if s.shape != (x.shape[0],):
+        raise ValueError(f"strength must be a scalar or have shape ({x.shape[0]},), got {tuple(s.shape)}")
+    return s.view(-1, *([1] * (x.ndim - 1)))
+
+
+# Each corruption is written once, as a function of its randomness: `n` standard normal, `u`
+# uniform in [0, 1), both shaped like x. The public functions below draw that randomness;
+# `blind_noise` draws it once for the whole batch and picks a corruption per sample.
+def _gaussian(x: Tensor, s: Tensor, n: Tensor) -> Tensor:
+    return (x + s * n).clamp_(0.0, 1.0)
+
+
+def _mask(x: Tensor, s: Tensor, u: Tensor) -> Tensor:
+    return x.masked_fill(u < s, 0.0)
+
+
+def _salt_pepper(x: Tensor, s: Tensor, u: Tensor) -> Tensor:
+    # u < s/2 -> pepper (0), s/2 <= u < s -> salt (1): one draw decides both.
+    return x.masked_fill(u < s, 0.0).masked_fill((u >= s / 2) & (u < s), 1.0)
+
+
+def _randn(x: Tensor, g: torch.Generator | None) -> Tensor:
+    return torch.randn(x.shape, generator=g, device=x.device, dtype=x.dtype)
+
+
+def _rand(x: Tensor, g: torch.Generator | None) -> Tensor:
+    return torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype)
+
+
+def gaussian(x: Tensor, sigma: Strength, generator: Seed = None) -> Tensor:
+    """x + σ·N(0, 1), clipped back to the valid pixel range [0, 1]."""
+    return _gaussian(x, _per_sample(sigma, x), _randn(x, make_generator(generator, x.device)))
+
+
+def mask(x: Tensor, p: Strength, generator: Seed = None) -> Tensor:
+    """Each pixel independently set to 0 with probability p."""
+    return _mask(x, _per_sample(p, x), _rand(x, make_generator(generator, x.device)))
+
+
+def salt_pepper(x: Tensor, amount: Strength, generator: Seed = None) -> Tensor:
+    """A fraction `amount` of pixels set to 0 or 1, half each."""
+    return _salt_pepper(x, _per_sample(amount, x), _rand(x, make_generator(generator, x.device)))
+
+
+NOISE_FUNCTIONS = {"gaussian": gaussian, "mask": mask, "salt_pepper": salt_pepper}
+
+
+def add_noise(x: Tensor, kind: str, strength: Strength, generator: Seed = None) -> Tensor:
+    """Corrupt x with the named noise kind."""
+    if kind not in NOISE_FUNCTIONS:
+        raise ValueError(f"unknown noise kind {kind!r}; choose one of {', '.join(NOISE_FUNCTIONS)}")
+    return NOISE_FUNCTIONS[kind](x, strength, generator)
+
+
+def blind_noise(x: Tensor, generator: Seed = None) -> Tensor:
+    """Each sample gets a random kind and a strength uniform over that kind's whole range.
+
+    This is the default training corruption: the network never knows which noise it faces or
+    how strong it is, so one checkpoint serves every position of the app's sliders.
+    """
+    g = make_generator(generator, x.device)
+    m = x.shape[0]
+    kinds = list(NOISE_KINDS)
+    max_strength = torch.tensor([NOISE_KINDS[k].max_strength for k in kinds], dtype=x.dtype, device=x.device)
+    kind_index = torch.randint(len(kinds), (m,), generator=g, device=x.device)
+    strength = torch.rand(m, generator=g, device=x.device, dtype=x.dtype) * max_strength[kind_index]
+    s = _per_sample(strength, x)
+    k = kind_index.view_as(s)
+    n, u = _randn(x, g), _rand(x, g)
+    return torch.where(
+        k == 0, _gaussian(x, s, n), torch.where(k == 1, _mask(x, s, u), _salt_pepper(x, s, u))
+    )

@@ -1,0 +1,42 @@
+"""Shared fixtures. Tests run on CPU, offline, without ../shared: they build their own data."""
+
+import os
+
+# Before anything imports gradio or huggingface_hub: no analytics, no telemetry, no network.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dae.data import MNIST_FILES, write_synthetic_mnist  # noqa: E402
+
+
+def write_mnist(root: Path, n_train: int = 512, n_test: int = 128) -> Path:
+    return write_synthetic_mnist(root, n_train, n_test)
+
+
+@pytest.fixture(scope="session")
+def tiny_mnist(tmp_path_factory) -> Path:
+    return write_mnist(tmp_path_factory.mktemp("mnist"))
+
+
+def real_mnist_root() -> Path | None:
+    """The real MNIST for opt-in checks: $DAE_MNIST_ROOT, else ../shared/data when present."""
+    for candidate in (os.environ.get("DAE_MNIST_ROOT"), ROOT.parent / "shared" / "data"):
+        if candidate and all((Path(candidate) / "MNIST" / "raw" / f).exists() for f in MNIST_FILES):
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _deterministic():
+    torch.manual_seed(0)
+    yield

@@ -1,0 +1,35 @@
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from dae import metrics
+
+
+@pytest.fixture
+def pair():
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(8, 1, 28, 28, generator=g)
+    b = (a + 0.2 * torch.randn(a.shape, generator=g)).clamp(0, 1)
+    b[0] = a[0]  # identical pair
+    b[1] = 0  # black prediction
+    return a, b
+
+
+def test_psnr_matches_skimage(pair):
+    a, b = pair
+    ours = metrics.psnr(a, b)
+    assert ours[0] == metrics.MAX_PSNR  # perfect reconstruction: capped, not inf
+    for i in range(1, len(a)):
+        assert ours[i].item() == pytest.approx(peak_signal_noise_ratio(a[i, 0].numpy(), b[i, 0].numpy(), data_range=1), abs=1e-4)
+
+
+def test_ssim_matches_skimage(pair):
+    a, b = pair
+    ours = metrics.ssim(a, b)
+    for i in range(len(a)):
+        assert ours[i].item() == pytest.approx(structural_similarity(a[i, 0].numpy(), b[i, 0].numpy(), data_range=1), abs=1e-5)
+
+
+def test_mse(pair):
+    a, b = pair
+    assert torch.allclose(metrics.mse(a, b), ((a - b) ** 2).mean(dim=(1, 2, 3)))

@@ -1,0 +1,50 @@
+import torch
+
+from dae.model import DAE, LATENT_DIM
+
+EXPECTED_SHAPES = {
+    "conv1": (16, 15, 15),
+    "conv2": (32, 8, 8),
+    "conv3": (64, 4, 4),
+    "l1": (256,),
+    "l2": (1024,),
+    "conv4": (32, 8, 8),
+    "conv5": (16, 16, 16),
+    "conv6": (1, 28, 28),
+}
+
+
+def test_parameter_count():
+    assert sum(p.numel() for p in DAE().parameters()) == 572_097
+
+
+def test_activation_shapes():
+    model, shapes = DAE(), {}
+    for name in EXPECTED_SHAPES:
+        getattr(model, name).register_forward_hook(lambda mod, inp, out, name=name: shapes.__setitem__(name, tuple(out.shape)))
+    model(torch.rand(5, 1, 28, 28))
+    assert shapes == {name: (5, *shape) for name, shape in EXPECTED_SHAPES.items()}
+
+
+def test_layers_match_the_specification():
+    m = DAE()
+    conv = lambda c: (c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding)  # noqa: E731
+    assert conv(m.conv1) == (1, 16, (3, 3), (2, 2), (2, 2))
+    assert conv(m.conv2) == (16, 32, (3, 3), (2, 2), (1, 1))
+    assert conv(m.conv3) == (32, 64, (3, 3), (2, 2), (1, 1))
+    assert conv(m.conv4) == (64, 32, (3, 3), (3, 3), (2, 2))
+    assert conv(m.conv5) == (32, 16, (3, 3), (3, 3), (4, 4))
+    assert conv(m.conv6) == (16, 1, (3, 3), (2, 2), (3, 3)) and m.conv6.output_padding == (1, 1)
+    assert (m.l1.in_features, m.l1.out_features, m.l2.in_features, m.l2.out_features) == (1024, 256, 256, 1024)
+
+
+def test_encode_decode_and_output_range():
+    m = DAE().eval()
+    x = torch.rand(3, 1, 28, 28)
+    z = m.encode(x)
+    assert z.shape == (3, LATENT_DIM)
+    y = m.decode(z)
+    assert y.shape == (3, 1, 28, 28)
+    assert torch.equal(y, m(x))
+    assert (y > 0).all() and (y < 1).all()
+    assert (z < 0).any(), "the latent code is linear (no ReLU on l1), so it takes negative values"
