@@ -41,6 +41,14 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize()
 
 
+class TextbookDAE(DAE):
+    """The same layers and initial weights, with conv1 run as a plain nn.Conv2d, as a tutorial would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1.forward = super(type(self.conv1), self.conv1).forward
+
+
 def naive_runner(root: str, device: torch.device, config: TrainConfig, steps: int):
     from torch.utils.data import DataLoader
     from torchvision import datasets, transforms
@@ -48,7 +56,7 @@ def naive_runner(root: str, device: torch.device, config: TrainConfig, steps: in
     dataset = datasets.MNIST(root, train=True, download=False, transform=transforms.ToTensor())
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True)
     torch.manual_seed(config.seed)
-    model = DAE().to(device)
+    model = TextbookDAE().to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
     generator = torch.Generator(device=device).manual_seed(config.seed)
     batches = iter(loader)

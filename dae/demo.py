@@ -110,12 +110,19 @@ class Denoiser:
         return Result(clean=x[0, 0].numpy(), noisy=noisy[0, 0].numpy(), outputs={k: v[0, 0].numpy() for k, v in outputs.items()}, scores=scores)
 
     @torch.inference_mode()
-    def interpolate(self, a: np.ndarray, b: np.ndarray, steps: int, model: str = "dae") -> np.ndarray:
-        """Decode `steps` points on the straight line between the latent codes of a and b."""
+    def interpolate(self, a: np.ndarray, b: np.ndarray, t: list[float] | np.ndarray, model: str = "dae") -> np.ndarray:
+        """Decode the points (1 − t)·z_a + t·z_b on the straight line between the codes of a and b."""
         net = self.models[model]
         codes = net.encode(torch.from_numpy(np.stack([a, b]).astype(np.float32)).unsqueeze(1))
-        t = torch.linspace(0, 1, steps).unsqueeze(1)
+        t = torch.as_tensor(np.asarray(t, dtype=np.float32)).unsqueeze(1)
         return net.decode((1 - t) * codes[0] + t * codes[1])[:, 0].numpy()
+
+
+def strip(images: np.ndarray, scale: int = 4, gap: int = 2) -> np.ndarray:
+    """(k, 28, 28) -> one uint8 row of upscaled digits separated by grey gaps."""
+    tiles = [upscale(img, scale) for img in images]
+    sep = np.full((tiles[0].shape[0], gap), 128, dtype=np.uint8)
+    return np.concatenate([part for tile in tiles for part in (tile, sep)][:-1], axis=1)
 
 
 def metrics_markdown(result: Result, names: dict[str, str] | None = None) -> str:

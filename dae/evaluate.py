@@ -33,7 +33,7 @@ NOISE_LEVELS: dict[str, tuple[float, ...]] = {
     "salt_pepper": (0.05, 0.1, 0.2, 0.3, 0.5),
 }
 BASELINES = ("median3", "gaussian_blur", "nl_means")
-COLUMN_TITLES = {"noisy": "noisy input", "median3": "median 3×3", "gaussian_blur": "Gaussian blur", "nl_means": "non-local means"}
+COLUMN_TITLES = {"noisy": "noisy input", "dae": "DAE", "unet": "U-Net", "median3": "median 3×3", "gaussian_blur": "Gaussian blur", "nl_means": "non-local means"}
 NOISE_SEED = 1234
 
 

@@ -30,6 +30,24 @@ from torch import Tensor, nn
 LATENT_DIM = 256
 
 
+class MatmulConv2d(nn.Conv2d):
+    """A Conv2d computed as unfold + one matrix product: the same sums, in another order.
+
+    Used for conv1 only. With a single input channel, PyTorch's CPU convolution (oneDNN) spends
+    far longer in the weight-gradient pass than the arithmetic needs; unfold + matmul measured
+    about 2.5x faster forward + backward for a batch of 64 on a 2-core CPU (README, Performance).
+    It is still an nn.Conv2d: same parameters, checkpoint keys and hooks.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:
+        n, _, h, w = x.shape
+        (k, _), (s, _), (p, _) = self.kernel_size, self.stride, self.padding
+        out_h, out_w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        columns = F.unfold(x, k, padding=p, stride=s)  # (n, in_channels * k * k, out_h * out_w)
+        y = self.weight.view(self.out_channels, -1) @ columns + self.bias.view(1, -1, 1)
+        return y.view(n, self.out_channels, out_h, out_w)
+
+
 class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "denoising-autoencoder"]):
     """The specified convolutional denoising autoencoder.
 
@@ -45,7 +63,7 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 16, 3, stride=2, padding=2)
+        self.conv1 = MatmulConv2d(1, 16, 3, stride=2, padding=2)
         self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
         self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
         self.l1 = nn.Linear(1024, LATENT_DIM)
@@ -72,4 +90,49 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
         return self.decode(self.encode(x))
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"dae": DAE}
+def conv_relu(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "denoising", "unet"]):
+    """A small residual U-Net: the stronger denoiser the app compares the specified model with.
+
+    Not part of the specification. It differs from `DAE` exactly where the DAE's quality is
+    capped: no fully connected bottleneck (every stage keeps a spatial map: 28, 14, 7 px), skip
+    connections that hand the decoder the input's fine detail, and a residual output, so the
+    network predicts a correction to the noisy image rather than redrawing the digit from a
+    256-number code. At low noise the correction is near zero and the output stays near the input.
+
+        enc1   2 x conv 3x3, 16 ch            28 x 28  ─────────────────────┐
+        enc2   conv 3x3 stride 2 + conv, 32    14 x 14  ───────────┐        │
+        mid    conv 3x3 stride 2 + conv, 64     7 x 7              │        │
+        up2    conv-transpose 2x2 -> 32, concat with enc2, conv  14 x 14    │
+        up1    conv-transpose 2x2 -> 16, concat with enc1, conv  28 x 28  ──┘
+        out    conv 1x1 -> 1; output = clamp(noisy + correction, 0, 1)
+
+    About 8x the DAE's multiply-adds per image (15 M), 0.1 M parameters.
+    """
+
+    arch = "unet"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc1 = nn.Sequential(conv_relu(1, 16), conv_relu(16, 16))
+        self.enc2 = nn.Sequential(conv_relu(16, 32, stride=2), conv_relu(32, 32))
+        self.mid = nn.Sequential(conv_relu(32, 64, stride=2), conv_relu(64, 64))
+        self.up2 = nn.ConvTranspose2d(64, 32, 2, stride=2)
+        self.dec2 = conv_relu(64, 32)
+        self.up1 = nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.dec1 = conv_relu(32, 16)
+        self.out = nn.Conv2d(16, 1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        m = self.mid(e2)
+        d2 = self.dec2(torch.cat([self.up2(m), e2], dim=1))
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
+        return (x + self.out(d1)).clamp(0.0, 1.0)
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {"dae": DAE, "unet": UNet}

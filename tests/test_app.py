@@ -8,13 +8,12 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-from dae.demo import Denoiser
 from dae.samples import load_samples
 
 
 @pytest.fixture(scope="module")
 def server():
-    demo = app.build_demo(Denoiser.from_checkpoints({"dae": app.DEFAULT_CHECKPOINT}))
+    demo = app.build_demo(app.load_denoiser())
     demo.queue(default_concurrency_limit=4)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, max_file_size="10mb", quiet=True, ssr_mode=False)
     try:
@@ -68,6 +67,15 @@ def test_bad_requests_get_a_clear_error_and_the_server_keeps_answering(client, d
         with pytest.raises(Exception, match=message):
             client.predict(*args, api_name="/denoise")
     assert client.predict(handle_file(str(digit_png)), "gaussian", 0.2, 0, api_name="/denoise")[3]["dae"]["psnr"] > 15
+
+
+def test_model_choice(client, digit_png):
+    if "unet" not in app.load_denoiser().models:
+        pytest.skip("no U-Net checkpoint")
+    metrics = client.predict(handle_file(str(digit_png)), "mask", 0.5, 1, "unet", api_name="/denoise")[3]
+    assert set(metrics) == {"noisy", "unet"}
+    with pytest.raises(Exception, match="Unknown model"):
+        client.predict(handle_file(str(digit_png)), "mask", 0.5, 1, "resnet", api_name="/denoise")
 
 
 def test_only_denoise_is_public(client):

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import app
-from dae.demo import Denoiser
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("DAE_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is
 
 @pytest.fixture(scope="module")
 def url():
-    demo = app.build_demo(Denoiser.from_checkpoints({"dae": app.DEFAULT_CHECKPOINT}))
+    demo = app.build_demo(app.load_denoiser())
     demo.queue(default_concurrency_limit=4)
     demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, css=app.CSS, ssr_mode=False)
     try:

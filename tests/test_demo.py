@@ -5,16 +5,18 @@ import math
 import numpy as np
 import pytest
 
-from dae.demo import Denoiser, check_controls, colorbar_html, error_image, metrics_markdown, result_json, upscale
-from dae.model import DAE
+from dae.demo import Denoiser, check_controls, colorbar_html, error_image, metrics_markdown, result_json, strip, upscale
 from dae.noise import NOISE_KINDS
 from dae.preprocess import InputError
 from dae.samples import load_samples
 
+from .conftest import ROOT
+
 
 @pytest.fixture(scope="module")
 def denoiser():
-    return Denoiser({"dae": DAE()})
+    """The committed checkpoint: the handlers are tested with the model the app serves."""
+    return Denoiser.from_checkpoints({"dae": ROOT / "checkpoints" / "dae"})
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,18 @@ def test_metrics_text_and_json(denoiser, digit):
     assert j["dae"]["psnr_gain_db"] == pytest.approx(j["dae"]["psnr"] - j["noisy"]["psnr"], abs=1e-5)
 
 
-def test_interpolation_endpoints(denoiser, digit):
+def test_interpolation_ends_at_the_two_reconstructions(denoiser):
+    import torch
+
     images, _ = load_samples()
-    path = denoiser.interpolate(images[0], images[95], 5)
+    path = denoiser.interpolate(images[0], images[95], np.linspace(0, 1, 5))
     assert path.shape == (5, 28, 28)
-    assert np.allclose(path[0], denoiser.models["dae"](__import__("torch").from_numpy(images[0]).view(1, 1, 28, 28)).detach().numpy()[0, 0], atol=1e-5)
+    with torch.inference_mode():
+        ends = denoiser.models["dae"](torch.from_numpy(images[[0, 95]]).unsqueeze(1))[:, 0].numpy()
+    assert np.allclose(path[0], ends[0], atol=1e-5) and np.allclose(path[-1], ends[1], atol=1e-5)
+    assert not np.allclose(path[2], path[0], atol=1e-2)
+
+
+def test_strip():
+    row = strip(np.zeros((11, 28, 28)), scale=4, gap=2)
+    assert row.shape == (112, 11 * 112 + 10 * 2) and row.dtype == np.uint8

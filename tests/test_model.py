@@ -48,3 +48,38 @@ def test_encode_decode_and_output_range():
     assert torch.equal(y, m(x))
     assert (y > 0).all() and (y < 1).all()
     assert (z < 0).any(), "the latent code is linear (no ReLU on l1), so it takes negative values"
+
+
+def test_conv1_as_matmul_equals_the_convolution_and_its_gradients():
+    import torch.nn.functional as F
+
+    conv1 = DAE().conv1
+    x = torch.rand(8, 1, 28, 28)
+    plain = lambda: F.conv2d(x, conv1.weight, conv1.bias, stride=2, padding=2)  # noqa: E731
+    a, b = plain(), conv1(x)
+    assert torch.allclose(a, b, atol=1e-6)
+    g = torch.randn_like(a)
+    (ga,) = torch.autograd.grad(plain(), conv1.weight, g)
+    (gb,) = torch.autograd.grad(conv1(x), conv1.weight, g)
+    assert torch.allclose(ga, gb, atol=1e-4)
+
+
+def test_unet_shapes_and_range():
+    from dae.model import UNet
+
+    m = UNet().eval()
+    x = torch.rand(3, 1, 28, 28)
+    y = m(x)
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert 50_000 < sum(p.numel() for p in m.parameters()) < 200_000
+
+
+def test_unet_is_residual():
+    """With the last layer zeroed the U-Net returns its input: it learns a correction."""
+    from dae.model import UNet
+
+    m = UNet().eval()
+    torch.nn.init.zeros_(m.out.weight)
+    torch.nn.init.zeros_(m.out.bias)
+    x = torch.rand(2, 1, 28, 28)
+    assert torch.equal(m(x), x)

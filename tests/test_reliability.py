@@ -1,0 +1,148 @@
+"""Bad input through the API, a small load test, and the upload cap (issue: reliability)."""
+
+import io
+import math
+import struct
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import load_test  # noqa: E402
+
+
+def png_bomb() -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+
+
+def digit(size=64) -> Image.Image:
+    a = np.zeros((size, size), dtype=np.uint8)
+    a[size // 8 : -size // 8, size // 2 - size // 16 : size // 2 + size // 16] = 255
+    return Image.fromarray(a)
+
+
+def write(image: Image.Image, path, **kwargs):
+    image.save(path, **kwargs)
+    return path
+
+
+def bad_files(tmp):
+    """(name, path, expected): expected is None for a correct result, else a phrase of the error."""
+    png = io.BytesIO()
+    digit(200).save(png, format="png")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    frames = [digit(), Image.new("L", (64, 64))]
+    frames[0].save(tmp / "anim.gif", save_all=True, append_images=frames[1:])
+    (tmp / "bomb.png").write_bytes(png_bomb())
+    (tmp / "text.png").write_text("definitely not a PNG")
+    (tmp / "truncated.png").write_bytes(png.getvalue()[: len(png.getvalue()) // 2])
+    return [
+        ("blank", write(Image.new("L", (28, 28)), tmp / "blank.png"), "blank"),
+        ("all white", write(Image.new("RGB", (64, 64), "white"), tmp / "white.png"), "blank"),
+        ("all black", write(Image.new("RGB", (64, 64), "black"), tmp / "black.png"), "blank"),
+        ("1x1", write(Image.new("L", (1, 1), 255), tmp / "one.png"), "blank"),
+        ("10000x10000", write(Image.new("1", (10_000, 10_000)), tmp / "huge.png"), "too large"),
+        ("decompression bomb", tmp / "bomb.png", "too large|too many pixels"),
+        ("not an image", tmp / "text.png", "not an image"),
+        ("truncated", tmp / "truncated.png", "damaged or truncated"),
+        ("animated gif", tmp / "anim.gif", None),
+        ("16-bit", write(Image.fromarray(np.asarray(digit()).astype(np.uint16) * 257), tmp / "16bit.png"), None),
+        ("palette", write(digit().convert("P"), tmp / "palette.png"), None),
+        ("cmyk", write(digit().convert("CMYK"), tmp / "cmyk.jpg", format="jpeg"), None),
+        ("exif rotated", write(digit(), tmp / "rotated.jpg", format="jpeg", exif=exif.tobytes()), None),
+    ]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with load_test.app_server() as (url, process):
+        yield url, process
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    return Client(server[0], verbose=False)
+
+
+def test_bad_files_get_a_result_or_a_clear_error(client, tmp_path):
+    good = tmp_path / "good.png"
+    digit().save(good)
+    for name, path, expected in bad_files(tmp_path):
+        if expected is None:
+            metrics = client.predict(handle_file(str(path)), "gaussian", 0.3, 0, api_name="/denoise")[3]
+            assert math.isfinite(metrics["dae"]["psnr"]), name
+        else:
+            with pytest.raises(Exception, match=expected) as e:
+                client.predict(handle_file(str(path)), "gaussian", 0.3, 0, api_name="/denoise")
+            assert "Traceback" not in str(e.value), name
+        # ...and the server keeps answering
+        assert client.predict(handle_file(str(good)), "mask", 0.5, 1, api_name="/denoise")[3]["dae"]["psnr"] > 0
+
+
+def raw_call(url: str, path, kind, strength, seed) -> str:
+    """POST to /denoise over plain HTTP with a hand-written JSON body (gradio_client refuses NaN)."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=60) as http:
+        with open(path, "rb") as f:
+            uploaded = http.post("gradio_api/upload", files={"files": ("d.png", f, "image/png")}).json()[0]
+        body = '{"data": [{"path": %s, "meta": {"_type": "gradio.FileData"}}, "%s", %s, %s, "dae"]}' % (
+            __import__("json").dumps(uploaded), kind, strength, seed)
+        event = http.post("gradio_api/call/denoise", content=body, headers={"content-type": "application/json"}).json()["event_id"]
+        return http.get(f"gradio_api/call/denoise/{event}").text
+
+
+@pytest.mark.parametrize("strength, seed, message", [("NaN", "0", "between 0 and 1.0"), ("Infinity", "0", "between 0 and 1.0"),
+                                                     ("0.5", "NaN", "whole number"), ("0.5", "-Infinity", "whole number")])
+def test_nan_and_inf_over_raw_http(server, tmp_path, strength, seed, message):
+    import re
+
+    stream = raw_call(server[0], write(digit(), tmp_path / "d.png"), "gaussian", strength, seed)
+    assert "event: error" in stream and re.search(message, stream), stream[-500:]
+    assert "Traceback" not in stream
+
+
+@pytest.mark.parametrize(
+    "strength, seed, kind, message",
+    [
+        (2.0, 0, "gaussian", "between 0 and 1.0"),
+        (-1, 0, "mask", "between 0 and 0.9"),
+        (0.5, -5, "mask", "whole number"),
+        (0.5, 10**30, "mask", "whole number"),
+        (0.5, 0, "blur", "Unknown noise kind"),
+        (0.5, 0, "", "Unknown noise kind"),
+    ],
+)
+def test_bad_numbers_sent_straight_to_the_api(client, tmp_path, strength, seed, kind, message):
+    path = write(digit(), tmp_path / "d.png")
+    with pytest.raises(Exception, match=message):
+        client.predict(handle_file(str(path)), kind, strength, seed, api_name="/denoise")
+
+
+def test_upload_size_is_capped(client, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + b"\x00" * (11 * 2**20))  # 11 MB, over the 10 MB cap
+    with pytest.raises(Exception, match="(?i)size|large|413"):
+        client.predict(handle_file(str(big)), "gaussian", 0.3, 0, api_name="/denoise")
+
+
+def test_small_load_run(server, tmp_path):
+    url, process = server
+    image = load_test.digit_file(tmp_path)
+    c = load_test.concurrent_phase(url, image, clients=8, requests=4)
+    assert c["failures"] == 0, c["failure_examples"]
+    assert c["successes"] == 32
+    s = load_test.sequential_phase(url, image, process, count=100, warmup=20)
+    assert s["failures"] == 0
+    assert s["rss_growth_mb"] < 50
