@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from dae.checkpoint import CheckpointError  # noqa: E402
-from dae.demo import Denoiser, Result, colorbar_html, error_image, metrics_markdown, result_json, upscale  # noqa: E402
+from dae.demo import Denoiser, Result, colorbar_html, error_image, metrics_markdown, result_json, strip, upscale  # noqa: E402
 from dae.noise import NOISE_KINDS  # noqa: E402
 from dae.preprocess import InputError, digit_from_file, mnist_style, sketch_ink  # noqa: E402
 from dae.samples import load_samples  # noqa: E402
@@ -38,7 +38,19 @@ DEFAULT_CHECKPOINT = CHECKPOINTS["dae"]
 MODEL_TITLES = {"dae": "DAE (specified model)", "unet": "U-Net (stronger, for comparison)"}
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
 LATENT_STEPS = 11
-SELECT_BRUSH_JS = """() => { setTimeout(() => document.querySelector('#sketch button[aria-label="Brush"]')?.click(), 300); }"""
+# The canvas ignores the mouse until its Brush tool is selected (and "Clear" deselects it): click
+# the Brush button until the editor has taken it, checking every 200 ms for up to 15 s.
+SELECT_BRUSH_JS = """() => {
+  const start = Date.now();
+  const tick = () => {
+    const root = document.querySelector('#sketch');
+    const brush = root && root.querySelector('button[aria-label="Brush"]');
+    const waiting = !root || root.innerText.includes('select the draw tool');
+    if (brush && waiting) brush.click();
+    if ((waiting || !brush) && Date.now() - start < 15000) setTimeout(tick, 200);
+  };
+  setTimeout(tick, 200);
+}"""
 CSS = """
 .pixelated img { image-rendering: pixelated; }
 .dae-colorbar { max-width: 320px; margin: 0 auto; font-size: 0.8em; }
@@ -92,21 +104,21 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
         return (clean, None if clean is None else upscale(clean), *render(clean, kind, strength, seed, compare))
 
     @user_errors
-    def on_sketch(value, *controls):
+    def on_sketch(value, kind, strength, seed, compare):
         ink = sketch_ink(value)
-        return show(mnist_style(ink) if ink is not None else None, *controls)
+        return show(mnist_style(ink) if ink is not None else None, kind, strength, seed, compare)
 
     @user_errors
-    def on_sample(*controls, evt: gr.SelectData):
-        return show(samples[evt.index], *controls)
+    def on_sample(kind, strength, seed, compare, evt: gr.SelectData):
+        return show(samples[evt.index], kind, strength, seed, compare)
 
     @user_errors
-    def on_random(*controls):
-        return show(samples[np.random.randint(len(samples))], *controls)
+    def on_random(kind, strength, seed, compare):
+        return show(samples[np.random.randint(len(samples))], kind, strength, seed, compare)
 
     @user_errors
-    def on_upload(path, *controls):
-        return show(None if path is None else digit_from_file(path), *controls)
+    def on_upload(path, kind, strength, seed, compare):
+        return show(None if path is None else digit_from_file(path), kind, strength, seed, compare)
 
     on_controls = user_errors(render)
 

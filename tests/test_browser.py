@@ -99,3 +99,19 @@ def test_draw_move_slider_pick_sample(page):
     page.get_by_role("radio", name="Mask (dropped pixels)").check()
     wait_for_change(page, "noisy", noisy_before)
     page.screenshot(path=ARTIFACTS / "4-mask.png", full_page=True)
+
+
+def test_compare_and_latent_space(page):
+    page.get_by_role("tab", name="Denoise").click()
+    if page.locator("#compare input").is_visible():
+        old = image_src(page, "unet-recon")
+        page.locator("#compare input").check()
+        wait_for_change(page, "unet-recon", old)
+        assert "U-Net" in page.locator("#metrics").inner_text()
+        page.screenshot(path=ARTIFACTS / "5-compare.png", full_page=True)
+    page.get_by_role("tab", name="Latent space").click()
+    first = wait_for_change(page, "latent-point", None)
+    assert image_src(page, "latent-strip")
+    page.locator("#latent-t input[type=range]").fill("0.9")
+    wait_for_change(page, "latent-point", first)
+    page.screenshot(path=ARTIFACTS / "6-latent.png", full_page=True)
