@@ -26,7 +26,7 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from dae.checkpoint import CheckpointError  # noqa: E402
+from dae.checkpoint import CheckpointError, load_model  # noqa: E402
 from dae.demo import Denoiser, Result, colorbar_html, error_image, metrics_markdown, result_json, strip, upscale  # noqa: E402
 from dae.noise import NOISE_KINDS  # noqa: E402
 from dae.preprocess import InputError, digit_from_file, mnist_style, sketch_ink  # noqa: E402
@@ -74,11 +74,18 @@ def user_errors(fn):
 
 
 def load_denoiser(checkpoint: str | Path = DEFAULT_CHECKPOINT, compare_checkpoint: str | Path | None = CHECKPOINTS["unet"]) -> Denoiser:
-    """The served models, loaded once: the DAE, and the U-Net when its folder exists."""
-    folders = {"dae": checkpoint}
+    """The served models, loaded once: the DAE, and the U-Net when its folder exists.
+
+    A broken DAE checkpoint is fatal (CheckpointError); a broken comparison checkpoint only
+    costs the comparison, with a warning.
+    """
+    denoiser = Denoiser.from_checkpoints({"dae": checkpoint})
     if compare_checkpoint is not None and Path(compare_checkpoint).is_dir():
-        folders["unet"] = compare_checkpoint
-    return Denoiser.from_checkpoints(folders)
+        try:
+            denoiser.models["unet"] = load_model(compare_checkpoint)[0]
+        except CheckpointError as e:
+            print(f"warning: the comparison model is off: {e}", file=sys.stderr)
+    return denoiser
 
 
 def build_demo(denoiser: Denoiser) -> gr.Blocks:

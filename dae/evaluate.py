@@ -148,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-baselines", action="store_true", help="skip the classical denoisers (much faster)")
     p.add_argument("--json", default=None, help="where to write the results (default: <first checkpoint>/evaluation.json)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--figure", default=None, help="also draw the models side by side on the same noisy test digits (PNG)")
     args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         p.error("--limit must be at least 1")
@@ -168,6 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.perf_counter() - start
     print(markdown_table(rows, "psnr") + "\n\n" + markdown_table(rows, "ssim"))
     print(f"\n{len(clean)} test images, {seconds:.1f} s", file=sys.stderr)
+    if args.figure:
+        from .plots import samples_plot
+
+        cpu_models = {name: model.cpu() for name, model in models.items()}
+        samples_plot(Path(args.figure), cpu_models, clean[:8], " vs ".join(COLUMN_TITLES.get(n, n) for n in models) + ": the same noisy test digits")
+        print(f"wrote {args.figure}", file=sys.stderr)
     out = Path(args.json) if args.json else Path(args.checkpoint[0]) / "evaluation.json"
     write_json(out, {"checkpoints": args.checkpoint, "test_images": len(clean), "noise_seed": NOISE_SEED,
                      "baselines": not args.no_baselines, "seconds": round(seconds, 2), "rows": rows})

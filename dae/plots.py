@@ -42,19 +42,20 @@ def loss_plot(path: Path, train_loss: list[float], test_loss: list[float], steps
     _save(fig, path)
 
 
-def samples_plot(path: Path, model: nn.Module, clean: Tensor, title: str) -> None:
-    """Rows of clean / noisy / reconstructed test digits for gaussian and mask noise at several strengths."""
+def samples_plot(path: Path, models: dict[str, nn.Module], clean: Tensor, title: str) -> None:
+    """Rows of clean / noisy / each model's reconstruction, for gaussian and mask noise at several strengths."""
     n_kinds, n_levels = len(SAMPLE_SETTINGS), len(SAMPLE_SETTINGS[0][1])
-    fig, axes = plt.subplots(n_levels, n_kinds, figsize=(5.2 * n_kinds, 2.2 * n_levels))
+    rows = ["clean", "noisy", *models]
+    fig, axes = plt.subplots(n_levels, n_kinds, figsize=(5.2 * n_kinds, 0.75 * len(rows) * n_levels), squeeze=False)
     for col, (kind, levels) in enumerate(SAMPLE_SETTINGS):
         for row, level in enumerate(levels):
             noisy = add_noise(clean, kind, level, level_seed(kind, level))
-            out = reconstruct(model, noisy)
-            grid = make_grid(torch.cat([clean, noisy, out]), nrow=len(clean), padding=2, pad_value=0.5)
+            outputs = [reconstruct(model, noisy) for model in models.values()]
+            grid = make_grid(torch.cat([clean, noisy, *outputs]), nrow=len(clean), padding=2, pad_value=0.5)
             ax = axes[row, col]
             ax.imshow(grid[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(f"{NOISE_KINDS[kind].label}, {'σ' if kind == 'gaussian' else 'p'} = {level}", fontsize=10)
-            ax.set_yticks([15, 45, 75], ["clean", "noisy", "output"], fontsize=8)
+            ax.set_yticks([16 + 30 * i for i in range(len(rows))], rows, fontsize=8)
             ax.set_xticks([])
     fig.suptitle(title)
     fig.tight_layout()

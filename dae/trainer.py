@@ -234,7 +234,7 @@ def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_ep
     rows = evaluate({config.arch: cpu_model}, test_clean, baselines=False)
     title = f"{config.arch}, noise {config.noise}" + (f" {config.strength}" if config.strength is not None else "")
     plots.loss_plot(out / "loss.png", history["train_loss"], history["test_loss"], steps_per_epoch, title)
-    plots.samples_plot(out / "samples.png", cpu_model, test_clean[:8], title)
+    plots.samples_plot(out / "samples.png", {"output": cpu_model}, test_clean[:8], title)
     seconds = sum(history["epoch_seconds"])
     metrics = {
         "arch": config.arch,

@@ -81,3 +81,22 @@ def test_model_choice(client, digit_png):
 def test_only_denoise_is_public(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
     assert list(endpoints) == ["/denoise"]
+
+
+def test_a_broken_comparison_checkpoint_only_disables_the_comparison(tmp_path, capsys):
+    broken = tmp_path / "unet"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"arch": "unet"}')
+    (broken / "model.safetensors").write_bytes(b"garbage")
+    denoiser = app.load_denoiser(compare_checkpoint=broken)
+    assert list(denoiser.models) == ["dae"]
+    assert "comparison model is off" in capsys.readouterr().err
+
+
+def test_app_with_a_missing_checkpoint_exits_2(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, str(app.ROOT / "app.py"), "--checkpoint", str(tmp_path / "none")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "no such checkpoint folder" in r.stderr and "Traceback" not in r.stderr
