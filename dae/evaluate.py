@@ -126,7 +126,7 @@ def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
     columns = list(rows[0]["scores"])
     unit = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mse": "MSE"}[metric]
     digits = {"psnr": 2, "ssim": 3, "mse": 4}[metric]
-    header = f"| noise | level | " + " | ".join(COLUMN_TITLES.get(c, c) for c in columns) + " |"
+    header = "| noise | level | " + " | ".join(COLUMN_TITLES.get(c, c) for c in columns) + " |"
     lines = [f"{unit}, mean over images\n", header, "|" + "---|" * (len(columns) + 2)]
     for row in rows:
         values = [row["scores"][c][metric] for c in columns]

@@ -8,7 +8,6 @@ image by image).
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 # PSNR is infinite for a perfect reconstruction; cap it so means stay finite.

@@ -9,7 +9,6 @@ mnist_samples.json with their indices in the test set, so the app needs no data 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from functools import lru_cache
 from pathlib import Path

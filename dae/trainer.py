@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import platform
 import signal
+import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint, plots
 from .data import load_mnist, random_batches, to_float
-from .evaluate import NOISE_LEVELS, evaluate, reconstruct
+from .evaluate import evaluate
 from .files import write_json
 from .model import ARCHITECTURES
 from .noise import NOISE_KINDS, add_noise, blind_noise
@@ -209,7 +210,8 @@ def save_epoch(model, optimizer, generator, config: TrainConfig, history, epoch:
 
     SIGINT is held off for the few milliseconds of writing so Ctrl-C cannot split a save.
     """
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    in_main_thread = threading.current_thread() is threading.main_thread()  # only it may set handlers
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main_thread else None
     try:
         info = {"epoch": epoch, "config": asdict(config), "history": history}
         checkpoint.save_training_state(config.out, model, optimizer, generator, info)
@@ -219,14 +221,8 @@ def save_epoch(model, optimizer, generator, config: TrainConfig, history, epoch:
             signal.signal(signal.SIGINT, previous)
 
 
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
 def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_epoch: int, n_train: int, device) -> dict[str, Any]:
-    """Figures, a DAE-only evaluation over every noise level, and metrics.json."""
+    """Figures, the model's scores at every evaluation noise level (no baselines), and metrics.json."""
     out = Path(config.out)
     model = model.eval()
     cpu_model = ARCHITECTURES[config.arch]().eval()
