@@ -169,7 +169,7 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
                             )
                         with gr.Tab("MNIST samples"):
                             gallery = gr.Gallery(
-                                [(upscale(img, 2), str(label)) for img, label in zip(samples, labels)], columns=10, height=420,
+                                [(upscale(img, 2), str(label)) for img, label in zip(samples, labels)], columns=5, height=420, object_fit="contain",
                                 allow_preview=False, format="png", label="Test-set digits (click one)", elem_id="samples",
                                 elem_classes="pixelated",
                             )
