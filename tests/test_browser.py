@@ -115,3 +115,18 @@ def test_compare_and_latent_space(page):
     page.locator("#latent-t input[type=range]").fill("0.9")
     wait_for_change(page, "latent-point", first)
     page.screenshot(path=ARTIFACTS / "6-latent.png", full_page=True)
+
+
+def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, tmp_path):
+    page.get_by_role("tab", name="Denoise").click()
+    page.get_by_role("tab", name="Upload").click()
+    fake = tmp_path / "digit.png"
+    fake.write_text("this is not an image")
+    page.locator("#upload input[type=file]").set_input_files(str(fake))
+    page.get_by_text("not an image that can be read").first.wait_for(timeout=20_000)
+    page.screenshot(path=ARTIFACTS / "7-bad-upload.png", full_page=True)
+    # the page still answers: a sample still gets denoised
+    old = image_src(page, "clean")
+    page.get_by_role("tab", name="MNIST samples").click()
+    page.locator("#samples button").nth(12).click()
+    wait_for_change(page, "clean", old)
