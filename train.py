@@ -23,7 +23,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], epilog=__doc__.split("\n\n", 1)[1],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir", default=d.data_dir, help="folder holding MNIST/raw; downloaded there when missing (default: data/)")
-    p.add_argument("--out", default=d.out, help=f"checkpoint folder (default: {d.out})")
+    p.add_argument("--out", default=None, help="checkpoint folder (default: checkpoints/<arch>, the folder the app serves)")
     p.add_argument("--arch", default=d.arch, choices=list(ARCHITECTURES), help="model architecture (default: dae, the specified one)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
@@ -39,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice)")
     a = p.parse_args(argv)
     config = TrainConfig(
-        data_dir=a.data_dir, out=a.out, arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+        data_dir=a.data_dir, out=a.out or f"checkpoints/{a.arch}", arch=a.arch, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
         device=a.device, limit=a.limit, resume=a.resume, noise=a.noise, strength=a.strength, threads=a.threads,
     )
     try:
@@ -47,6 +47,18 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     except ValueError as e:
         p.error(str(e))  # one line, exit status 2
     return config
+
+
+def resume_command(config: TrainConfig) -> str:
+    """The command line that continues this run: --resume plus every setting that differs from the defaults."""
+    d = TrainConfig()
+    flags = {"--data-dir": config.data_dir, "--out": config.out, "--arch": config.arch, "--epochs": config.epochs,
+             "--batch-size": config.batch_size, "--lr": config.lr, "--seed": config.seed, "--noise": config.noise,
+             "--strength": config.strength, "--limit": config.limit}
+    defaults = {"--data-dir": d.data_dir, "--out": None, "--arch": d.arch, "--epochs": d.epochs, "--batch-size": d.batch_size,
+                "--lr": d.lr, "--seed": d.seed, "--noise": d.noise, "--strength": None, "--limit": None}
+    args = " ".join(f"{k} {v}" for k, v in flags.items() if v != defaults[k])
+    return f"python train.py {args} --resume"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,11 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"\ninterrupted. Every completed epoch is saved in {config.out}; "
-            f"continue with: python train.py --out {config.out} --resume" + (f" --data-dir {config.data_dir}" if config.data_dir != "data" else ""),
-            file=sys.stderr,
-        )
+        print(f"\ninterrupted. Every completed epoch is saved in {config.out}; continue with:\n  {resume_command(config)}", file=sys.stderr)
         return 130
     print(f"done in {metrics['train_seconds']:.1f} s of training ({metrics['images_per_second']:,} img/s); "
           f"PSNR at gaussian σ=0.5: {metrics['psnr']['gaussian 0.5'][config.arch]:.2f} dB, "

@@ -1,5 +1,6 @@
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -203,3 +204,8 @@ def test_ctrl_c_says_how_to_resume(medium_mnist, tmp_path):
     assert proc.returncode == 130
     assert "--resume" in stderr and "Traceback" not in stderr
     load_model(out)
+    # the command it prints finishes the run
+    command = next(line.strip() for line in stderr.splitlines() if line.strip().startswith("python train.py"))
+    r = run_train(*shlex.split(command)[2:])
+    assert r.returncode == 0, r.stderr
+    assert epoch_of(out) == 3
