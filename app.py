@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from dae.checkpoint import CheckpointError, load_model  # noqa: E402
-from dae.demo import Denoiser, Result, colorbar_html, error_image, metrics_markdown, result_json, strip, upscale  # noqa: E402
+from dae.demo import Denoiser, Result, colorbar_html, metrics_markdown, output_images, result_json, strip, upscale  # noqa: E402
 from dae.noise import NOISE_KINDS  # noqa: E402
 from dae.preprocess import InputError, digit_from_file, mnist_style, sketch_ink  # noqa: E402
 from dae.samples import load_samples  # noqa: E402
@@ -101,10 +101,7 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
             return None, None, None, None, None, BLANK_HINT
         names = ("dae", "unet") if compare and has_unet else ("dae",)
         r: Result = denoiser(clean, kind, strength, seed, names)
-        images = []
-        for name in ("dae", "unet"):
-            out = r.outputs.get(name)
-            images += [None, None] if out is None else [upscale(out), error_image(np.abs(out - r.clean))]
+        images = [image for name in ("dae", "unet") for image in (output_images(r, name) if name in r.outputs else (None, None))]
         return (upscale(r.noisy), *images, metrics_markdown(r, MODEL_TITLES))
 
     def show(clean: np.ndarray | None, kind, strength, seed, compare) -> tuple:
@@ -141,14 +138,19 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
         if model not in denoiser.models:
             raise InputError(f"Unknown model {model!r}: choose one of {', '.join(denoiser.models)}.")
         r = denoiser(digit_from_file(path), kind, strength, seed, (model,))
-        return upscale(r.noisy), upscale(r.outputs[model]), error_image(np.abs(r.outputs[model] - r.clean)), result_json(r)
+        return (upscale(r.noisy), *output_images(r, model), result_json(r))
+
+    def ends(a: np.ndarray | None, b: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        return (samples[0] if a is None else a), (samples[-1] if b is None else b)
+
+    def latent_point(a: np.ndarray | None, b: np.ndarray | None, t: float) -> np.ndarray:
+        """The decoded point at t on the line between the two codes."""
+        return upscale(denoiser.interpolate(*ends(a, b), [float(np.clip(t, 0, 1))])[0])
 
     def latent_path(a: np.ndarray | None, b: np.ndarray | None, t: float) -> tuple:
-        """The decoded point at t, and the whole path as a strip of LATENT_STEPS digits."""
-        a = samples[0] if a is None else a
-        b = samples[-1] if b is None else b
-        points = denoiser.interpolate(a, b, [*np.linspace(0, 1, LATENT_STEPS), float(np.clip(t, 0, 1))])
-        return upscale(a), upscale(b), upscale(points[-1]), strip(points[:-1])
+        """Both digits, the decoded point at t, and the whole path as a strip of LATENT_STEPS digits."""
+        a, b = ends(a, b)
+        return upscale(a), upscale(b), latent_point(a, b, t), strip(denoiser.interpolate(a, b, np.linspace(0, 1, LATENT_STEPS)))
 
     with gr.Blocks(title="Denoising autoencoder on MNIST") as demo:
         gr.Markdown(
@@ -206,16 +208,21 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
             shown = [clean_state, clean_image, *outputs]
             controls = [kind, strength, seed, compare]
             quiet = dict(show_progress="hidden", trigger_mode="always_last", api_visibility="private")
+
+            def redraw(event):
+                """After `event`, re-noise and re-run the models on the current digit."""
+                return event.then(on_controls, [clean_state, *controls], outputs, **quiet)
+
             sketch.change(on_sketch, [sketch, *controls], shown, **quiet)
             sketch.clear(None, js=SELECT_BRUSH_JS)
             gallery.select(on_sample, controls, shown, **quiet)
             random_button.click(on_random, controls, shown, **quiet)
             upload.upload(on_upload, [upload, *controls], shown, **quiet)
-            kind.change(on_kind, [kind, strength], strength, **quiet).then(on_controls, [clean_state, *controls], outputs, **quiet)
             strength.input(on_controls, [clean_state, *controls], outputs, **quiet)
             seed.submit(on_controls, [clean_state, *controls], outputs, **quiet)
-            new_noise.click(lambda s: int(s or 0) + 1, seed, seed, **quiet).then(on_controls, [clean_state, *controls], outputs, **quiet)
-            compare.change(lambda c: gr.Row(visible=c), compare, unet_row, **quiet).then(on_controls, [clean_state, *controls], outputs, **quiet)
+            redraw(kind.change(on_kind, [kind, strength], strength, **quiet))
+            redraw(new_noise.click(lambda s: int(s or 0) + 1, seed, seed, **quiet))
+            redraw(compare.change(lambda c: gr.Row(visible=c), compare, unet_row, **quiet))
 
         with gr.Tab("Latent space"):
             gr.Markdown(
@@ -237,12 +244,16 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
                 b_image = image(label="End", elem_id="latent-end")
             strip_image = gr.Image(format="png", interactive=False, label=f"The path in {LATENT_STEPS} steps (decoded)", elem_id="latent-strip", elem_classes="pixelated")
 
-            latent_out = [a_image, b_image, point_image, strip_image]
-            pick_a.change(lambda i: samples[int(i)], pick_a, latent_a, **quiet).then(latent_path, [latent_a, latent_b, t], latent_out, **quiet)
-            pick_b.change(lambda i: samples[int(i)], pick_b, latent_b, **quiet).then(latent_path, [latent_a, latent_b, t], latent_out, **quiet)
-            use_a.click(lambda c, a: a if c is None else c, [clean_state, latent_a], latent_a, **quiet).then(latent_path, [latent_a, latent_b, t], latent_out, **quiet)
-            use_b.click(lambda c, b: b if c is None else c, [clean_state, latent_b], latent_b, **quiet).then(latent_path, [latent_a, latent_b, t], latent_out, **quiet)
-            t.input(latent_path, [latent_a, latent_b, t], latent_out, **quiet)
+            latent_in, latent_out = [latent_a, latent_b, t], [a_image, b_image, point_image, strip_image]
+
+            def redraw_path(event):
+                return event.then(latent_path, latent_in, latent_out, **quiet)
+
+            redraw_path(pick_a.change(lambda i: samples[int(i)], pick_a, latent_a, **quiet))
+            redraw_path(pick_b.change(lambda i: samples[int(i)], pick_b, latent_b, **quiet))
+            redraw_path(use_a.click(lambda c, a: a if c is None else c, [clean_state, latent_a], latent_a, **quiet))
+            redraw_path(use_b.click(lambda c, b: b if c is None else c, [clean_state, latent_b], latent_b, **quiet))
+            t.input(latent_point, latent_in, point_image, **quiet)
 
         # The API: one named endpoint taking an image file. Hidden components carry its types;
         # they accept anything, so that every value is checked (and explained) by dae.demo.
@@ -253,7 +264,7 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
             api_button = gr.Button()
         api_button.click(denoise_api, api_inputs, [noisy_image, recon_image, error_map, api_metrics], api_name="denoise")
 
-        demo.load(None, js=SELECT_BRUSH_JS).then(latent_path, [latent_a, latent_b, t], latent_out, **quiet)
+        redraw_path(demo.load(None, js=SELECT_BRUSH_JS))
     return demo
 
 

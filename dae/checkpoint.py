@@ -40,7 +40,12 @@ def save_checkpoint(model: nn.Module, folder: str | Path, config: dict[str, Any]
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(folder / WEIGHTS) as tmp:
         safetensors.torch.save_file(state, str(tmp), metadata={"format": "pt", "arch": model.arch})
-    write_json(folder / CONFIG, {"arch": model.arch, "format_version": FORMAT_VERSION, **config})
+    save_config(folder, model.arch, config)
+
+
+def save_config(folder: str | Path, arch: str, config: dict[str, Any]) -> None:
+    """Write config.json alone (atomically), e.g. to add metrics once the weights are final."""
+    write_json(Path(folder) / CONFIG, {"arch": arch, "format_version": FORMAT_VERSION, **config})
 
 
 def resolve(path_or_repo: str | Path) -> Path:

@@ -118,6 +118,12 @@ class Denoiser:
         return net.decode((1 - t) * codes[0] + t * codes[1])[:, 0].numpy()
 
 
+def output_images(result: Result, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The upscaled reconstruction of model `name` and its error map, as the app shows them."""
+    out = result.outputs[name]
+    return upscale(out), error_image(np.abs(out - result.clean))
+
+
 def strip(images: np.ndarray, scale: int = 4, gap: int = 2) -> np.ndarray:
     """(k, 28, 28) -> one uint8 row of upscaled digits separated by grey gaps."""
     tiles = [upscale(img, scale) for img in images]

@@ -59,11 +59,9 @@ def sketch_ink(value: dict | None) -> np.ndarray | None:
     """
     if not value:
         return None
-    layers = [layer for layer in (value.get("layers") or []) if layer is not None]
-    if layers:
-        alphas = [np.asarray(layer)[..., 3] if np.asarray(layer).ndim == 3 and np.asarray(layer).shape[2] == 4 else None for layer in layers]
-        if all(a is not None for a in alphas):
-            return np.max(np.stack(alphas), axis=0).astype(np.float32) / 255.0
+    layers = [np.asarray(layer) for layer in (value.get("layers") or []) if layer is not None]
+    if layers and all(layer.ndim == 3 and layer.shape[2] == 4 for layer in layers):
+        return np.max(np.stack([layer[..., 3] for layer in layers]), axis=0).astype(np.float32) / 255.0
     composite, background = value.get("composite"), value.get("background")
     if composite is None:
         return None

@@ -247,7 +247,7 @@ def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_ep
         "ssim": {f"{r['noise']} {r['level']:g}": {k: round(v["ssim"], 4) for k, v in r["scores"].items()} for r in rows},
     }
     write_json(out / "metrics.json", metrics)
-    checkpoint.save_checkpoint(model, out, _checkpoint_config(config, history, metrics["epochs"], n_train) | {"metrics": {
+    checkpoint.save_config(out, config.arch, _checkpoint_config(config, history, metrics["epochs"], n_train) | {"metrics": {
         "test_loss": history["test_loss"][-1],
         "psnr_gaussian_0.5": metrics["psnr"]["gaussian 0.5"][config.arch],
         "psnr_mask_0.5": metrics["psnr"]["mask 0.5"][config.arch],

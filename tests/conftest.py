@@ -28,6 +28,18 @@ def tiny_mnist(tmp_path_factory) -> Path:
     return write_mnist(tmp_path_factory.mktemp("mnist"))
 
 
+def png_bomb() -> bytes:
+    """A 200-byte PNG whose header claims 100,000 x 100,000 pixels (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
+
+
 def real_mnist_root() -> Path | None:
     """The real MNIST for opt-in checks: $DAE_MNIST_ROOT, else ../shared/data when present."""
     for candidate in (os.environ.get("DAE_MNIST_ROOT"), ROOT.parent / "shared" / "data"):

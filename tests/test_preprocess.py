@@ -8,6 +8,8 @@ from PIL import Image
 
 from dae.preprocess import MAX_PIXELS, InputError, digit_from_file, image_ink, mnist_style, sketch_ink
 
+from .conftest import png_bomb
+
 
 def save(image: Image.Image, tmp_path, name="digit.png", **kwargs):
     path = tmp_path / name
@@ -135,16 +137,8 @@ def test_too_many_pixels_is_refused_before_decoding(tmp_path):
 
 def test_decompression_bomb(tmp_path):
     """A tiny PNG whose header claims 100,000 x 100,000 pixels."""
-    import struct
-    import zlib
-
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
     path = tmp_path / "bomb.png"
-    path.write_bytes(png)
+    path.write_bytes(png_bomb())
     with pytest.raises(InputError, match="too large|too many pixels"):
         digit_from_file(path)
 

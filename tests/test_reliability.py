@@ -2,27 +2,17 @@
 
 import io
 import math
-import struct
 import sys
-import zlib
 
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from .conftest import ROOT
+from .conftest import ROOT, png_bomb
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import load_test  # noqa: E402
-
-
-def png_bomb() -> bytes:
-    def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
 
 
 def digit(size=64) -> Image.Image:
