@@ -22,12 +22,15 @@ id. Nothing is unpickled. `dae.checkpoint` wraps this with clear errors for bad 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
 LATENT_DIM = 256
+MNIST_MEAN = 0.1307  # mean pixel of the 60,000 training digits (tests check it on the real data)
 
 
 class MatmulConv2d(nn.Conv2d):
@@ -71,6 +74,34 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
         self.conv4 = nn.ConvTranspose2d(64, 32, 3, stride=3, padding=2)
         self.conv5 = nn.ConvTranspose2d(32, 16, 3, stride=3, padding=4)
         self.conv6 = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=3, output_padding=1)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """He initialisation with each layer's true fan-in, and an output that starts at the mean digit.
+
+        PyTorch's default (uniform, variance 1/(3 fan_in)) is meant for no activation; behind
+        ReLUs it shrinks the signal layer by layer, and ConvTranspose2d takes its fan-in from the
+        wrong weight axis: with stride = kernel (conv4, conv5) each output pixel sees exactly one
+        input position, so its fan-in is in_channels, not out_channels * 9. At that default the
+        untrained output hardly depends on the input (its logits differ by about 1e-4 from one
+        test digit to another), every pixel starts near 0.5 while 82 % of MNIST pixels are 0,
+        and much of the first epoch goes on learning the background. Here each
+        weight has variance gain / fan_in (gain 2 before a ReLU, 1 before none or the sigmoid),
+        biases start at 0, and conv6's bias at logit(mean pixel). Measured (README, Results): test
+        loss after one epoch 0.0183 instead of 0.0255, and about +0.2 dB at the end of training.
+        """
+        relu_after = {"conv1": True, "conv2": True, "conv3": True, "l1": False, "l2": True, "conv4": True, "conv5": True, "conv6": False}
+        for name, relu in relu_after.items():
+            layer = getattr(self, name)
+            if isinstance(layer, nn.ConvTranspose2d):
+                (k, _), (s, _) = layer.kernel_size, layer.stride
+                fan_in = layer.in_channels * k * k / (s * s)  # input positions per output pixel, on average
+            else:
+                fan_in = layer.weight[0].numel()
+            layer.weight.normal_(0.0, math.sqrt((2.0 if relu else 1.0) / fan_in))
+            layer.bias.zero_()
+        self.conv6.bias.fill_(math.log(MNIST_MEAN / (1 - MNIST_MEAN)))
 
     def encode(self, x: Tensor) -> Tensor:
         """(m, 1, 28, 28) images in [0, 1] -> (m, 256) codes."""

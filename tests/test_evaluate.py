@@ -69,10 +69,14 @@ class TestCommittedCheckpointOnRealMNIST:
     def test_gaussian_floor(self, rows):
         assert rows[("gaussian", 0.5)]["dae"]["psnr"] >= QUALITY_FLOOR[("gaussian", 0.5)]
 
-    @pytest.mark.xfail(strict=True, reason="known shortfall: the committed checkpoint reaches 19.08 dB at mask p=0.5 "
-                       "(floor 19.3 dB); see the README's Results section")
     def test_mask_floor(self, rows):
         assert rows[("mask", 0.5)]["dae"]["psnr"] >= QUALITY_FLOOR[("mask", 0.5)]
+
+    def test_the_models_mean_pixel_is_the_training_sets(self):
+        from dae.model import MNIST_MEAN
+
+        train = to_float(load_mnist(real_mnist_root(), train=True, download=False)[0])
+        assert abs(train.mean().item() - MNIST_MEAN) < 5e-4
 
     def test_better_than_the_noisy_input(self, rows):
         for (kind, level), scores in rows.items():

@@ -1,6 +1,8 @@
 import torch
 
-from dae.model import DAE, LATENT_DIM
+import math
+
+from dae.model import DAE, LATENT_DIM, MNIST_MEAN
 
 EXPECTED_SHAPES = {
     "conv1": (16, 15, 15),
@@ -83,3 +85,39 @@ def test_unet_is_residual():
     torch.nn.init.zeros_(m.out.bias)
     x = torch.rand(2, 1, 28, 28)
     assert torch.equal(m(x), x)
+
+
+def test_initialisation_uses_each_layers_true_fan_in():
+    torch.manual_seed(0)
+    m = DAE()
+    # (fan-in, gain): conv4/conv5 have stride = kernel, so each output pixel sees one input position
+    # per channel; conv6 (kernel 3, stride 2) sees 9/4 on average.
+    expected = {"conv1": (9, 2), "conv2": (144, 2), "conv3": (288, 2), "l1": (1024, 1), "l2": (256, 2),
+                "conv4": (64, 2), "conv5": (32, 2), "conv6": (16 * 9 / 4, 1)}
+    for name, (fan_in, gain) in expected.items():
+        w = getattr(m, name).weight
+        assert math.isclose(w.std().item(), math.sqrt(gain / fan_in), rel_tol=0.25 if w.numel() < 500 else 0.05), name
+    assert all((getattr(m, n).bias == 0).all() for n in expected if n != "conv6")
+    assert math.isclose(torch.sigmoid(m.conv6.bias).item(), MNIST_MEAN, rel_tol=1e-5)
+
+
+def test_untrained_output_starts_near_the_mean_digit_and_depends_on_the_input():
+    """The point of the initialisation: the signal reaches the output instead of fading to a constant."""
+    torch.manual_seed(0)
+    m = DAE().eval()
+    x = (torch.rand(64, 1, 28, 28) < 0.15).float()
+    with torch.no_grad():
+        y = m(x)
+        logits = torch.logit(y)
+    assert abs(y.mean().item() - MNIST_MEAN) < 0.1
+    assert logits.std(dim=0).mean().item() > 0.05  # about 0.14 here; PyTorch's default init gives 0.0002
+
+
+def test_loading_a_checkpoint_replaces_the_initialisation(tmp_path):
+    torch.manual_seed(1)
+    trained = DAE()
+    with torch.no_grad():
+        trained.conv6.bias.fill_(0.25)
+    trained.save_pretrained(tmp_path)
+    loaded = DAE.from_pretrained(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))
