@@ -51,6 +51,23 @@ class MatmulConv2d(nn.Conv2d):
         return y.view(n, self.out_channels, out_h, out_w)
 
 
+@torch.no_grad()
+def he_init_(layer: nn.Conv2d | nn.ConvTranspose2d | nn.Linear, relu_after: bool) -> None:
+    """Weights with variance gain / fan-in (gain 2 before a ReLU, else 1), bias 0.
+
+    The fan-in is what one output actually sums over. For a transposed convolution that is
+    in_channels * k * k / stride**2 input positions on average (PyTorch's own init reads it from
+    the wrong weight axis).
+    """
+    if isinstance(layer, nn.ConvTranspose2d):
+        (k, _), (s, _) = layer.kernel_size, layer.stride
+        fan_in = layer.in_channels * k * k / (s * s)
+    else:
+        fan_in = layer.weight[0].numel()
+    layer.weight.normal_(0.0, math.sqrt((2.0 if relu_after else 1.0) / fan_in))
+    layer.bias.zero_()
+
+
 class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "denoising-autoencoder"]):
     """The specified convolutional denoising autoencoder.
 
@@ -93,14 +110,7 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
         """
         relu_after = {"conv1": True, "conv2": True, "conv3": True, "l1": False, "l2": True, "conv4": True, "conv5": True, "conv6": False}
         for name, relu in relu_after.items():
-            layer = getattr(self, name)
-            if isinstance(layer, nn.ConvTranspose2d):
-                (k, _), (s, _) = layer.kernel_size, layer.stride
-                fan_in = layer.in_channels * k * k / (s * s)  # input positions per output pixel, on average
-            else:
-                fan_in = layer.weight[0].numel()
-            layer.weight.normal_(0.0, math.sqrt((2.0 if relu else 1.0) / fan_in))
-            layer.bias.zero_()
+            he_init_(getattr(self, name), relu)
         self.conv6.bias.fill_(math.log(MNIST_MEAN / (1 - MNIST_MEAN)))
 
     def encode(self, x: Tensor) -> Tensor:
@@ -162,6 +172,23 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, t
         self.up1 = nn.ConvTranspose2d(32, 16, 2, stride=2)  # 14 -> 28
         self.dec1 = conv_relu(32, 16)
         self.out = nn.Conv2d(16, 1, 1)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self) -> None:
+        """He initialisation as in `DAE.init_weights`, and a zero output layer.
+
+        Every 3 x 3 convolution is followed by a ReLU; the transposed ones feed a concatenation,
+        no ReLU. The output layer starts at zero, so the untrained network returns its input
+        unchanged and training only has to learn the correction (README, Results: one-epoch test
+        loss 0.01193 against 0.01288 with PyTorch's default initialisation).
+        """
+        for layer in self.modules():
+            if isinstance(layer, nn.ConvTranspose2d):
+                he_init_(layer, relu_after=False)
+            elif isinstance(layer, nn.Conv2d):
+                he_init_(layer, relu_after=layer is not self.out)
+        self.out.weight.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
         e1 = self.enc1(x)

@@ -121,3 +121,12 @@ def test_loading_a_checkpoint_replaces_the_initialisation(tmp_path):
     trained.save_pretrained(tmp_path)
     loaded = DAE.from_pretrained(tmp_path)
     assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), loaded.state_dict().values()))
+
+
+def test_untrained_unet_returns_its_input():
+    """Its output layer starts at zero: training learns only the correction to the noisy image."""
+    from dae.model import UNet
+
+    x = torch.rand(4, 1, 28, 28)
+    with torch.no_grad():
+        assert torch.equal(UNet().eval()(x), x)
