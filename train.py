@@ -49,16 +49,15 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     return config
 
 
+RESUME_SETTINGS = ("data_dir", "out", "arch", "epochs", "batch_size", "lr", "seed", "noise", "strength", "limit")
+
+
 def resume_command(config: TrainConfig) -> str:
-    """The command line that continues this run: --resume plus every setting that differs from the defaults."""
+    """The command line that continues this run: --resume, --out and every other setting that differs from the defaults."""
     d = TrainConfig()
-    flags = {"--data-dir": config.data_dir, "--out": config.out, "--arch": config.arch, "--epochs": config.epochs,
-             "--batch-size": config.batch_size, "--lr": config.lr, "--seed": config.seed, "--noise": config.noise,
-             "--strength": config.strength, "--limit": config.limit}
-    defaults = {"--data-dir": d.data_dir, "--out": None, "--arch": d.arch, "--epochs": d.epochs, "--batch-size": d.batch_size,
-                "--lr": d.lr, "--seed": d.seed, "--noise": d.noise, "--strength": None, "--limit": None}
-    args = " ".join(f"{k} {v}" for k, v in flags.items() if v != defaults[k])
-    return f"python train.py {args} --resume"
+    args = [f"--{name.replace('_', '-')} {getattr(config, name)}" for name in RESUME_SETTINGS
+            if name == "out" or getattr(config, name) != getattr(d, name)]
+    return f"python train.py {' '.join(args)} --resume"
 
 
 def main(argv: list[str] | None = None) -> int:
