@@ -16,7 +16,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dae.data import MNIST_FILES, write_synthetic_mnist  # noqa: E402
+from dae.data import MNIST_FILES  # noqa: E402
+
+from .mnist_files import write_synthetic_mnist  # noqa: E402
 
 
 def write_mnist(root: Path, n_train: int = 512, n_test: int = 128) -> Path:

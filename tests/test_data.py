@@ -1,3 +1,4 @@
+import gzip
 import shutil
 
 import pytest
@@ -5,11 +6,14 @@ import torch
 
 from dae.data import MNIST_FILES, DataError, load_mnist, random_batches, to_float
 
+from .mnist_files import TRAIN_SEED, synthetic_digits, write_idx, write_mnist_split_files
+
 
 def test_reads_idx_files_through_torchvision(tiny_mnist):
     images, labels = load_mnist(tiny_mnist, train=True, download=False)
-    assert images.shape == (512, 28, 28) and images.dtype == torch.uint8
-    assert labels.shape == (512,) and 0 <= labels.min() and labels.max() <= 9
+    written_images, written_labels = synthetic_digits(512, TRAIN_SEED)  # what conftest wrote
+    assert images.dtype == torch.uint8 and torch.equal(images, written_images)
+    assert labels.dtype == torch.int64 and torch.equal(labels, written_labels)
     test_images, _ = load_mnist(tiny_mnist, train=False, download=False)
     assert test_images.shape == (128, 28, 28)
 
@@ -22,16 +26,57 @@ def test_missing_files_give_one_clear_message(tmp_path):
         assert str(tmp_path / "MNIST" / "raw" / name) in message
 
 
-def test_corrupted_files_give_one_clear_message(tiny_mnist, tmp_path):
-    root = tmp_path / "bad"
+@pytest.fixture
+def copy_of(tiny_mnist, tmp_path):
+    root = tmp_path / "copy"
     shutil.copytree(tiny_mnist, root)
-    image_file = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
-    image_file.write_bytes(image_file.read_bytes()[:1000])  # truncated
-    with pytest.raises(DataError, match="could not be found"):
-        load_mnist(root, train=True, download=False)
-    image_file.write_bytes(b"not an idx file at all")
-    with pytest.raises(DataError):
-        load_mnist(root, train=True, download=False)
+    return root
+
+
+IMAGES, LABELS = MNIST_FILES[0], MNIST_FILES[1]
+
+
+@pytest.mark.parametrize(
+    "name, damage, message",
+    [
+        (IMAGES, lambda b: b[:1000], r"1,000 bytes where its header \(512 images\) needs 401,424 \(truncated\)"),
+        (IMAGES, lambda b: b + b"\x00", r"401,425 bytes .* needs 401,424 \(trailing bytes\)"),
+        (IMAGES, lambda b: b"not an idx file at all", r"not an IDX file of MNIST images \(it starts with 6e 6f 74 20"),
+        (IMAGES, lambda b: b"", r"not an IDX file of MNIST images \(it starts with nothing"),
+        (LABELS, lambda b: b[:-1], r"519 bytes where its header \(512 labels\) needs 520 \(truncated\)"),
+        # "garb" read as the count: 0x67617262 = 1,734,439,522 labels need 8 more bytes of header
+        (LABELS, lambda b: b"\x00\x00\x08\x01garbage", r"11 bytes where its header \(1,734,439,522 labels\) needs 1,734,439,530"),
+        (LABELS, lambda b: b"\x00\x00\x08\x03" + b[4:], r"not an IDX file of MNIST labels"),
+    ],
+)
+def test_a_damaged_file_is_named_as_corrupt(copy_of, name, damage, message):
+    file = copy_of / "MNIST" / "raw" / name
+    file.write_bytes(damage(file.read_bytes()))
+    with pytest.raises(DataError, match=message) as e:
+        load_mnist(copy_of, train=True, download=False)
+    assert str(e.value).startswith(f"{file} is corrupt") and "\n" not in str(e.value)
+    load_mnist(copy_of, train=False, download=False)  # the other split is still fine
+
+
+def test_images_of_another_size_and_counts_that_disagree(tmp_path):
+    images, labels = synthetic_digits(8, seed=0)
+    write_mnist_split_files(tmp_path, (torch.zeros(8, 32, 32), labels), (images, labels))
+    with pytest.raises(DataError, match="holds 32 x 32 images, MNIST's are 28 x 28"):
+        load_mnist(tmp_path, train=True, download=False)
+    write_mnist_split_files(tmp_path, (images, labels[:7]), (images, labels))
+    with pytest.raises(DataError, match="holds 8 images but .* holds 7 labels"):
+        load_mnist(tmp_path, train=True, download=False)
+    write_idx(tmp_path / "MNIST" / "raw" / LABELS, torch.full((8,), 11))
+    with pytest.raises(DataError, match=f"{LABELS} is corrupt: it holds labels outside 0-9"):
+        load_mnist(tmp_path, train=True, download=False)
+
+
+def test_a_damaged_archive_is_named_as_corrupt(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / f"{IMAGES}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03 not the MNIST images"))
+    with pytest.raises(DataError, match=f"{IMAGES}.gz: corrupt \\(not the original MNIST file"):
+        load_mnist(tmp_path, train=True, download=False)
 
 
 def test_random_batches_cover_the_split_once():
@@ -44,5 +89,5 @@ def test_random_batches_cover_the_split_once():
 
 
 def test_to_float_range():
-    x = to_float(torch.tensor([[[0, 255]]], dtype=torch.uint8))
-    assert x.shape == (1, 1, 1, 2) and x.min() == 0 and x.max() == 1
+    x = to_float(torch.tensor([[[0, 51, 255]]], dtype=torch.uint8))
+    assert x.shape == (1, 1, 1, 3) and x.flatten().tolist() == pytest.approx([0.0, 0.2, 1.0], abs=1e-7)
