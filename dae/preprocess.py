@@ -1,116 +1,215 @@
-"""Turn a drawing or an uploaded picture into a 28 x 28 digit the way MNIST digits were made.
+"""Turn a drawing, an upload or a photo into a 28 x 28 digit the way MNIST digits were made.
 
 MNIST's recipe (LeCun et al.): crop the digit to its bounding box, scale it, keeping the aspect
 ratio and anti-aliasing, so its longest side is 20 px, and paste it into a 28 x 28 field with
-its centre of mass at the centre; white digit on black. Drawings and uploads go through the same
-steps, so the model sees what it was trained on.
+its centre of mass at pixel (14, 14) (0-based); white digit on black. Drawings, uploads and
+photos go through the same steps, so the model sees what it was trained on, and a digit that
+already is MNIST-style comes back unchanged.
 
 Where the ink is never depends on a colour: a sketch's stroke layer is transparent except the
 ink (its alpha channel is the ink, in the light and the dark theme alike), a transparent upload
-likewise, and an opaque picture is read against its own background, found at its border.
+likewise; an opaque picture on a uniform background (a scan, a screenshot, an MNIST PNG) is read
+against that background; anything else is a photo, read against the paper's local brightness.
+
+Anything sent to the server may be hostile: pictures are decoded to a bounded size (JPEG at a
+reduced scale, everything else reduced in its own 8/16-bit mode before any float array exists).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, ImageSequence, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
+from scipy import ndimage as ndi
+from skimage.morphology import skeletonize
 
 SIZE, BOX = 28, 20
-MAX_PIXELS = 40_000_000  # decoding more would take seconds and hundreds of MB per request
-INK_FLOOR = 0.1  # ink fainter than this (after normalising) is background, e.g. paper texture
+CENTRE = 14.0  # MNIST's centre of mass, as a 0-based pixel index (not the frame's middle, 13.5)
+MAX_PIXELS = 40_000_000  # the largest picture decoded at all (a PNG is decoded at full size first)
+WORK_SIDE = 1024  # pictures are analysed at most this large: plenty for a digit, cheap to filter
+PREVIEW_SIDE = 256
+MAX_SKETCH_SIDE = 4 * 320  # the app's 320 x 320 canvas, with room for a device pixel ratio up to 4
+STROKE_SIDE = 128  # strokes are measured and re-drawn at most this large
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's convert("L")
+# Stroke width of MNIST test digits in 28 x 28 pixels (see
+# `stroke_width`): quartiles and median, measured over the 10,000 test digits. Drawings whose
+# strokes would come out outside the quartiles are re-drawn at the median width.
+MNIST_STROKE = (1.87, 2.25, 2.75)
 
 
 class InputError(ValueError):
     """The input cannot be used; the message is meant for the person who sent it."""
 
 
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded picture: the digit it became, and the picture itself, small, to show beside it."""
+
+    digit: np.ndarray  # (28, 28) float32 in [0, 1], white on black
+    preview: np.ndarray  # (h, w, 3) uint8, longest side <= PREVIEW_SIDE
+
+
+def limit_decoding() -> None:
+    """Make every PIL decode in this process refuse pictures larger than MAX_PIXELS.
+
+    Gradio decodes a sketch's layers itself, before the app sees them; PIL's own bomb check is
+    the only bound there. PIL refuses above twice MAX_IMAGE_PIXELS (and only warns above it), so
+    half of MAX_PIXELS makes that refusal fall exactly at the largest picture the app decodes
+    anywhere (a PNG upload, decoded at full size); PIL's default refuses only above 179
+    megapixels, which is gigabytes of RGBA per layer.
+    """
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+
+
 def mnist_style(ink: np.ndarray) -> np.ndarray | None:
-    """(H, W) ink intensities in [0, 1] -> (28, 28) float32 MNIST-style digit, or None if blank."""
+    """(H, W) ink intensities in [0, 1] -> (28, 28) float32 MNIST-style digit, or None if blank.
+
+    A crop already 19-20 px long is not resampled (MNIST's own digits are 19 or 20 px long, and
+    resampling by 5 % would only blur them), and the placement moves by whole pixels, rounding
+    half a pixel towards no move: so an MNIST digit comes back exactly as it was.
+    """
     ink = np.nan_to_num(np.asarray(ink, dtype=np.float32)).clip(0, 1)
     rows, cols = np.nonzero(ink > 0)
     if rows.size == 0:
         return None
-    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    top, left = rows.min(), cols.min()
+    crop = ink[top : rows.max() + 1, left : cols.max() + 1]
     h, w = crop.shape
-    scale = BOX / max(h, w)
-    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)).clip(0, 1)
-    total = small.sum()
+    if BOX - 1 <= max(h, w) <= BOX:
+        small, top0, left0 = crop, top, left
+    else:
+        scale = BOX / max(h, w)
+        new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+        small = np.asarray(Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS)).clip(0, 1)
+        top0 = left0 = 0
+    total = small.sum(dtype=np.float64)
     if total <= 1e-6:
         return None
-    cy = (small.sum(1) * np.arange(new_h)).sum() / total
-    cx = (small.sum(0) * np.arange(new_w)).sum() / total
-    centre = (SIZE - 1) / 2
-    top = int(np.clip(round(centre - cy), 0, SIZE - new_h))
-    left = int(np.clip(round(centre - cx), 0, SIZE - new_w))
+    h, w = small.shape
+    cy = top0 + (small.sum(1, dtype=np.float64) * np.arange(h)).sum() / total
+    cx = left0 + (small.sum(0, dtype=np.float64) * np.arange(w)).sum() / total
+    top = int(np.clip(top0 + _whole_pixels(CENTRE - cy), 0, SIZE - h))
+    left = int(np.clip(left0 + _whole_pixels(CENTRE - cx), 0, SIZE - w))
     out = np.zeros((SIZE, SIZE), dtype=np.float32)
-    out[top : top + new_h, left : left + new_w] = small
+    out[top : top + h, left : left + w] = small
     return out
 
 
-def sketch_ink(value: dict | None) -> np.ndarray | None:
+def _whole_pixels(shift: float) -> int:
+    """Round a shift to whole pixels, half a pixel towards zero (half a pixel off is centred)."""
+    return int(math.copysign(max(math.ceil(abs(shift) - 0.5 - 1e-9), 0), shift))
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Typical stroke width in pixels: twice the median distance from the skeleton to the edge.
+
+    The median keeps it the width of the strokes even where strokes have run together into a
+    blob. Works at any resolution; a 28 x 28 digit is measured on a 4x upscale so that its
+    skeleton is a line, not a staircase of pixels.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
+    up = 4 if max(ink.shape) <= 2 * SIZE else 1
+    mask = (ndi.zoom(ink, up, order=1) if up > 1 else ink) > 0.5
+    skeleton = skeletonize(mask)
+    if not skeleton.any():
+        return 0.0
+    # A pixel's distance counts to the centre of the nearest background pixel: half a pixel too far.
+    return float((2 * np.median(ndi.distance_transform_edt(mask)[skeleton]) - 1) / up)
+
+
+def normalise_strokes(ink: np.ndarray) -> np.ndarray:
+    """The digit cropped, with its strokes re-drawn at MNIST's median width when far from MNIST's.
+
+    A fixed brush makes a digit drawn small a fat blob once scaled to 20 px, and one drawn big
+    a hairline. Outside MNIST's interquartile range (relative to the digit's size), the strokes
+    are eroded (or grown) evenly along their signed distance to the edge, which keeps their
+    shape and cannot invent strokes. The work is done on a copy at most STROKE_SIDE px long:
+    a few times the 20 px it is going to, which keeps a large canvas cheap.
+    """
+    ink = np.asarray(ink, dtype=np.float32)
+    rows, cols = np.nonzero(ink > 0)
+    if rows.size == 0:
+        return ink
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    if max(ink.shape) > STROKE_SIDE:
+        scale = STROKE_SIDE / max(ink.shape)
+        size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+        ink = np.asarray(Image.fromarray(ink, mode="F").resize(size, Image.Resampling.BOX))
+    length = max(ink.shape)
+    width = stroke_width(ink)
+    if width == 0 or MNIST_STROKE[0] <= width * BOX / length <= MNIST_STROKE[2]:
+        return ink
+    target = MNIST_STROKE[1]
+    # Taking e px off each side makes the stroke 2e thinner and the digit 2e shorter: solve
+    # (width - 2e) * BOX / (length - 2e) = target for e.
+    e = (width - target * length / BOX) / (2 * (1 - target / BOX))
+    pad = int(max(-e, 0)) + 2
+    mask = np.pad(ink > 0.5, pad)
+    signed = np.where(mask, ndi.distance_transform_edt(mask) - 0.5, 0.5 - ndi.distance_transform_edt(~mask))
+    e = min(e, float(signed.max()) - 1.0)  # never erode a digit away
+    return np.clip(signed - e + 0.5, 0, 1).astype(np.float32)
+
+
+def sketch_ink(value: dict | None, max_side: int = MAX_SKETCH_SIDE) -> np.ndarray | None:
     """The ink of a gr.Sketchpad value (RGBA numpy layers), or None when nothing is drawn.
 
     The stroke layer's alpha is the ink whatever the theme. Without layers, fall back to the
-    composite's difference to the background.
+    composite's difference to the background. A value larger than the canvas can produce did not
+    come from the page: it is refused before any arithmetic on it.
     """
     if not value:
         return None
+    arrays = [value.get("composite"), value.get("background"), *(value.get("layers") or [])]
+    for a in arrays:
+        if a is not None and max(np.shape(a)[:2]) > max_side:
+            h, w = np.shape(a)[:2]
+            raise InputError(f"This drawing is {w:,} × {h:,} pixels, larger than the canvas can make ({max_side} px at most).")
     layers = [np.asarray(layer) for layer in (value.get("layers") or []) if layer is not None]
     if layers and all(layer.ndim == 3 and layer.shape[2] == 4 for layer in layers):
         return np.max(np.stack([layer[..., 3] for layer in layers]), axis=0).astype(np.float32) / 255.0
     composite, background = value.get("composite"), value.get("background")
     if composite is None:
         return None
-    comp = _luminance(np.asarray(composite))
-    bg = _luminance(np.asarray(background)) if background is not None else np.full_like(comp, np.median(_border(comp)))
+    comp = _gray(np.asarray(composite, dtype=np.float32) / 255.0)
+    bg = _gray(np.asarray(background, dtype=np.float32) / 255.0) if background is not None else np.full_like(comp, np.median(_border(comp)))
     diff = np.abs(comp - bg)
     return diff / diff.max() if diff.max() > 0 else diff
 
 
-def _luminance(a: np.ndarray) -> np.ndarray:
-    a = a.astype(np.float32)
-    if a.ndim == 2:
-        return a / 255.0
-    return (a[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)) / 255.0
+def digit_from_sketch(value: dict | None, max_side: int = MAX_SKETCH_SIDE) -> np.ndarray | None:
+    """A gr.Sketchpad value -> (28, 28) MNIST-style digit with MNIST-like strokes, or None when blank."""
+    ink = sketch_ink(value, max_side)
+    return None if ink is None else mnist_style(normalise_strokes(ink))
+
+
+def _gray(a: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, C>=3) floats -> (H, W) luminance."""
+    return a if a.ndim == 2 else a[..., :3] @ LUMA
 
 
 def _border(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
 
 
-def image_ink(image: Image.Image) -> np.ndarray | None:
-    """Ink of any PIL image: its alpha where it has transparency, else contrast to its border."""
-    image = ImageOps.exif_transpose(image)
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        # High bit depth: whatever range the file uses, stretch it (a 16-bit scan may use 0..4095).
-        a = np.asarray(image, dtype=np.float32)
-        a = a - min(float(a.min()), 0.0)
-        gray = a / max(float(a.max()), 1e-6)
-        alpha = None
-    else:
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
-        gray = rgba[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        alpha = rgba[..., 3]
-    if alpha is not None and alpha.min() < 0.5 < alpha.max():
-        # Transparent background: the opaque part is the digit, whatever its colour.
-        ink = alpha
-    else:
-        background = float(np.median(_border(gray)))
-        signal = gray - background if background < 0.5 else background - gray
-        peak = float(np.percentile(signal, 99.9)) if signal.size > 1000 else float(signal.max())
-        if peak < 0.1:
-            return None  # a single colour (or nearly): nothing drawn
-        ink = np.clip(signal / peak, 0, 1)
-    ink = np.where(ink >= INK_FLOOR, (ink - INK_FLOOR) / (1 - INK_FLOOR), 0.0)
-    return ink if ink.max() > 0 else None
+# --- Decoding, bounded -------------------------------------------------------------------------
+
+# EXIF orientation -> the transpose that shows the picture upright (as ImageOps.exif_transpose).
+_ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+                5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+                8: Image.Transpose.ROTATE_90}
 
 
-def open_image(path: str | Path) -> Image.Image:
-    """Open an uploaded file as an image, or raise InputError saying what is wrong with it."""
+def open_image(path: str | Path, max_side: int = WORK_SIDE) -> Image.Image:
+    """An uploaded file as an upright image at most `max_side` px long, or InputError saying what is wrong.
+
+    The size is checked from the header before decoding. A JPEG is decoded directly at 1/2, 1/4
+    or 1/8 scale (`draft`); other formats are decoded once and reduced in their own 8- or
+    16-bit mode, so no float array ever exists at full resolution.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we check the size ourselves
@@ -118,9 +217,14 @@ def open_image(path: str | Path) -> Image.Image:
         w, h = image.size
         if w * h > MAX_PIXELS:
             raise InputError(f"This image is too large ({w:,} × {h:,} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels.")
-        if getattr(image, "is_animated", False):
-            image = next(ImageSequence.Iterator(image)).copy()  # the first frame of a GIF/APNG/WebP
-        image.load()
+        orientation = image.getexif().get(0x0112, 1)  # read before reducing: the reduced copy has no EXIF
+        if image.format in ("JPEG", "MPO") and max(w, h) > max_side:
+            scale = max_side / max(w, h)
+            image.draft(image.mode, (math.ceil(w * scale), math.ceil(h * scale)))
+        image.load()  # an animated GIF/APNG/WebP: its first frame
+        image = bounded(image, max_side)
+        if orientation in _ORIENTATION:
+            image = image.transpose(_ORIENTATION[orientation])
         return image
     except InputError:
         raise
@@ -132,10 +236,220 @@ def open_image(path: str | Path) -> Image.Image:
         raise InputError(f"This image file is damaged or truncated and cannot be decoded ({e}).") from None
 
 
-def digit_from_file(path: str | Path) -> np.ndarray:
-    """An uploaded image file -> (28, 28) MNIST-style digit; InputError when unusable or blank."""
-    ink = image_ink(open_image(path))
+def bounded(image: Image.Image, max_side: int = WORK_SIDE) -> Image.Image:
+    """`image` area-averaged down to at most `max_side` px long, in a mode that averages meaningfully."""
+    if image.mode == "1":
+        image = image.convert("L")
+    elif image.mode in ("P", "PA"):  # palette indices cannot be averaged; colours can
+        image = image.convert("RGBA" if image.mode == "PA" or "transparency" in image.info else "RGB")
+    w, h = image.size
+    if max(w, h) <= max_side:
+        return image
+    scale = max_side / max(w, h)
+    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
+
+
+# --- Where the ink is --------------------------------------------------------------------------
+
+def image_ink(image: Image.Image) -> np.ndarray | None:
+    """Ink of any PIL image in [0, 1], or None if there is none.
+
+    Transparency: the alpha is the ink. A uniform background: the contrast to it. Otherwise a
+    photo: the contrast to the paper's local brightness, only the digit's strokes kept.
+    """
+    image = bounded(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # High bit depth: whatever range the file uses, stretch it (a 16-bit scan may use 0..4095).
+        a = np.asarray(image, dtype=np.float32)
+        a = a - min(float(a.min()), 0.0)
+        planes = (a / max(float(a.max()), 1e-6))[None]
+        levels = np.round(planes[0] * 255)[..., None]
+    else:
+        rgba = np.asarray(image.convert("RGBA"))
+        alpha = rgba[..., 3]
+        if alpha.min() < 128 < alpha.max():
+            # Transparent background: the opaque part is the digit, whatever its colour.
+            return _nonblank(alpha.astype(np.float32) / 255.0)
+        levels = rgba[..., :3]
+        planes = levels.transpose(2, 0, 1).astype(np.float32) / 255.0  # one contiguous plane per channel
+    background = _uniform_background(levels)
+    if background is not None:
+        return _clean_ink(planes, background / 255.0)
+    return _photo_ink(planes)
+
+
+def _nonblank(ink: np.ndarray) -> np.ndarray | None:
+    return ink if ink.max() > 0 else None
+
+
+def _uniform_background(levels: np.ndarray) -> np.ndarray | None:
+    """The background colour (in 0..255 levels) when the picture has an exactly uniform one, else None.
+
+    Uniform means: most of the border and at least half of the picture share one exact colour,
+    as in a scan, a drawing program's export or an MNIST PNG; never in a photo (noise, light).
+    """
+    flat = levels.reshape(levels.shape[0], levels.shape[1], -1)
+    border = _border(flat)
+    colours, counts = np.unique(border, axis=0, return_counts=True)
+    colour = colours[counts.argmax()]
+    if counts.max() < 0.9 * len(border):
+        return None
+    if np.all(flat == colour, axis=-1).mean() < 0.5:
+        return None
+    return colour.astype(np.float32)
+
+
+def _clean_ink(planes: np.ndarray, background: np.ndarray) -> np.ndarray | None:
+    """Ink as contrast to a uniform background colour: 0 on the background, 1 at the ink's colour.
+
+    The ink's colour is the strongest contrast present; when that is within a level of the
+    strongest possible (white on black, black on white), the ink is taken at face value, so an
+    MNIST digit whose brightest pixel is 254 keeps its exact grey levels.
+    """
+    contrast = np.max([np.abs(p - b) for p, b in zip(planes, background)], axis=0)
+    peak = float(contrast.max())
+    if peak < 0.1:
+        return None  # a single colour (or nearly): nothing drawn
+    possible = float(np.maximum(background, 1 - background).max())
+    full = possible if peak >= possible - 1.5 / 255 else peak
+    return _nonblank(np.clip(contrast / full, 0, 1))
+
+
+def _shrink(a: np.ndarray, k: int) -> np.ndarray:
+    """Block means of k x k pixels of a 2-D array (the last partial blocks are dropped)."""
+    if k == 1:
+        return a
+    h, w = a.shape[0] // k, a.shape[1] // k
+    return a[: h * k, : w * k].reshape(h, k, w, k).mean(axis=(1, 3))
+
+
+def _expand(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A small (h, w) float map stretched smoothly to `shape`."""
+    return np.asarray(Image.fromarray(a.astype(np.float32), mode="F").resize(shape[::-1], Image.Resampling.BILINEAR))
+
+
+def _photo_ink(planes: np.ndarray) -> np.ndarray | None:
+    """Ink of a photo ((C, H, W) colour planes in [0, 1]): its contrast to the paper, strokes only.
+
+    The paper's local brightness is a morphological closing (for dark ink; an opening for light
+    ink) of a downscaled copy, which fills in strokes narrower than its window and follows the
+    light. Contrast relative to it, |pixel - paper| / paper, cancels uneven light and soft
+    shadows (both multiply paper and ink alike); taken per colour channel, ink of any colour
+    counts. Strokes are then found by hysteresis and the digit is kept apart from specks,
+    shadows and page edges (`_digit_strokes`).
+    """
+    _, h, w = planes.shape
+    k = max(1, round(max(h, w) / 160))  # the paper's brightness is smooth: estimate it at about 160 px
+    small = np.stack([_shrink(p, k) for p in planes])
+    light = _light_ink(np.tensordot(LUMA, small, 1) if len(small) == 3 else small[0])
+    envelope, sign = (ndi.grey_opening, 1) if light else (ndi.grey_closing, -1)
+    window = max(3, round(min(small.shape[1:]) / 4))
+    ratio = None
+    for plane, coarse in zip(planes, small):
+        paper = _expand(ndi.gaussian_filter(envelope(coarse, size=window), window / 6), (h, w))
+        # A floor on the paper: a channel that is black on the paper carries no light to compare.
+        contrast = sign * (plane - paper) / np.maximum(paper, 0.05)
+        ratio = contrast if ratio is None else np.maximum(ratio, contrast)
+    ratio = ndi.gaussian_filter(ratio, 0.8)  # sensor noise and JPEG ringing, not strokes
+    return _digit_strokes(ratio)
+
+
+def _light_ink(gray: np.ndarray) -> bool:
+    """Whether the ink is lighter than the paper: which of darker or lighter details stand out more.
+
+    Compared with a wide blur of the picture (the paper, give or take the light), strokes stand
+    far out; gradients, soft shadows and paper texture do not.
+    """
+    detail = gray - ndi.gaussian_filter(gray, max(gray.shape) / 10)
+    lighter = np.clip(detail - 0.15, 0, None).sum()
+    darker = np.clip(-detail - 0.15, 0, None).sum()
+    return bool(lighter > darker)
+
+
+def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
+    """From a map of ink contrast, the digit's strokes as ink in [0, 1], or None if there are none.
+
+    Strong contrast is ink for sure; weak contrast counts only right next to it (a stroke's soft
+    edge), so a faint shadow edge touching the digit does not join it. Components whose strong
+    ink runs into the picture's border are page edges, a table or a shadow, unless nothing else
+    is left. Of the rest, the digit is the strongest component and the pieces near it.
+    """
+    noise = 1.4826 * float(np.median(np.abs(ratio - np.median(ratio))))
+    low = max(4 * noise, 0.06)
+    peak = float(ratio.max())
+    if peak < 2 * low or peak < 0.1:
+        return None
+    high = max(2 * low, 0.5 * peak)
+    strong = ratio > high
+    mask = (ratio > low) & ndi.binary_dilation(strong, np.ones((3, 3), bool), iterations=3)
+    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    has_strong = np.zeros(n + 1, dtype=bool)
+    has_strong[np.unique(labels[strong])] = True
+    on_border = np.zeros(n + 1, dtype=bool)
+    on_border[np.unique(_border(np.where(strong, labels, 0)))] = True
+    candidates = (has_strong & ~on_border)[1:] if (has_strong & ~on_border)[1:].any() else has_strong[1:]
+    mass = np.bincount(labels.ravel(), ratio.ravel(), minlength=n + 1)[1:]
+    keep = np.concatenate([[False], _nearby_group(candidates, mass, ndi.find_objects(labels))])
+    stroke = keep[labels]
+    full = float(np.percentile(ratio[stroke & strong], 90))
+    ink = np.where(stroke, np.clip((ratio - low) / max(full - low, 1e-3), 0, 1), 0).astype(np.float32)
+    return _nonblank(ink)
+
+
+def _nearby_group(candidates: np.ndarray, mass: np.ndarray, boxes: list) -> np.ndarray:
+    """The strongest component, and every candidate of some weight close enough to join it.
+
+    A digit may come in pieces (a '5' whose top bar is apart, a broken pencil line), so pieces
+    within a quarter of the digit's size are added one by one, each growing the digit's box.
+    """
+    keep = np.zeros_like(candidates)
+    main = int(np.argmax(np.where(candidates, mass, -1)))
+    keep[main] = True
+    (y0, y1), (x0, x1) = (boxes[main][0].start, boxes[main][0].stop), (boxes[main][1].start, boxes[main][1].stop)
+    grown = True
+    while grown:
+        grown = False
+        reach = 0.25 * max(y1 - y0, x1 - x0)
+        for i in np.flatnonzero(candidates & ~keep):
+            if mass[i] < 0.03 * mass[main]:
+                continue
+            b = boxes[i]
+            gap_y = max(y0 - b[0].stop, b[0].start - y1, 0)
+            gap_x = max(x0 - b[1].stop, b[1].start - x1, 0)
+            if max(gap_y, gap_x) <= reach:
+                keep[i] = grown = True
+                y0, y1, x0, x1 = min(y0, b[0].start), max(y1, b[0].stop), min(x0, b[1].start), max(x1, b[1].stop)
+    return keep
+
+
+# --- The app's entry points --------------------------------------------------------------------
+
+def preview(image: Image.Image) -> np.ndarray:
+    """The picture as (h, w, 3) uint8, at most PREVIEW_SIDE px long; transparency over a contrasting backdrop."""
+    image = bounded(image, PREVIEW_SIDE)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(image, dtype=np.float32)
+        a = (a - a.min()) / max(float(a.max() - a.min()), 1e-6)
+        return np.repeat((a * 255).round().astype(np.uint8)[..., None], 3, axis=-1)
+    rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+    alpha = rgba[..., 3:]
+    # Dark ink over white, light ink over dark grey: whichever the drawing shows up against.
+    ink_light = (_gray(rgba[..., :3]) * alpha[..., 0]).sum() > 0.5 * alpha.sum()
+    backdrop = 0.15 if ink_light else 1.0
+    rgb = rgba[..., :3] * alpha + backdrop * (1 - alpha)
+    return (rgb * 255).round().astype(np.uint8)
+
+
+def read_upload(path: str | Path) -> Upload:
+    """An uploaded image file -> its digit and a preview, decoded once; InputError when unusable or blank."""
+    image = open_image(path)
+    ink = image_ink(image)
     digit = mnist_style(ink) if ink is not None else None
     if digit is None:
         raise InputError("This image looks blank (a single colour): there is no digit to denoise.")
-    return digit
+    return Upload(digit, preview(image))
+
+
+def digit_from_file(path: str | Path) -> np.ndarray:
+    """An uploaded image file -> (28, 28) MNIST-style digit; InputError when unusable or blank."""
+    return read_upload(path).digit
