@@ -2,16 +2,17 @@
 
     python benchmarks/train_speed.py [--device cpu|cuda] [--steps N] [--rounds R] [--data-dir DIR]
 
-Both sides train the same model with the same optimizer settings, noise and batch size:
+All sides train the same model with the same optimizer settings, noise and batch size:
 
 - naive: `torchvision.datasets.MNIST(transform=ToTensor())` and `DataLoader(batch_size=64,
   shuffle=True)`, batches moved to the device each step, a default (foreach) Adam, and the
   loss read back every step, as most tutorials write it;
-- ours: `dae.trainer.train_step` over `dae.data.random_batches` (the split held on the device
-  as uint8, batches drawn by index, fused Adam, no read-back).
+- eager: the trainer's step (`dae.trainer.make_step`): the split held on the device as uint8,
+  batches drawn by index, fused Adam, no read-back;
+- graph (CUDA only): the same step captured once as a CUDA graph and replayed (`dae.cuda_graph`).
 
-They run alternately in one process (A B A B ...) so machine noise hits both alike; the
-script prints each round, both medians and their ratio. Without --data-dir it uses a
+They run alternately in one process (A B C A B C ...) so machine noise hits all alike; the
+script prints each round, the medians and their ratios. Without --data-dir it uses a
 synthetic MNIST-shaped data set written in MNIST's own file format, so the naive side runs
 torchvision's real loading path either way.
 """
@@ -31,9 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from dae.data import load_mnist, random_batches, write_synthetic_mnist  # noqa: E402
+from dae.data import load_mnist  # noqa: E402
 from dae.model import DAE  # noqa: E402
-from dae.trainer import TrainConfig, corrupt, make_optimizer, pick_device, train_step  # noqa: E402
+from dae.trainer import TrainConfig, corrupt, make_optimizer, make_step, pick_device  # noqa: E402
+from tests.mnist_files import write_synthetic_mnist  # noqa: E402
 
 
 def sync(device: torch.device) -> None:
@@ -82,25 +84,23 @@ def naive_runner(root: str, device: torch.device, config: TrainConfig, steps: in
     return run
 
 
-def ours_runner(root: str, device: torch.device, config: TrainConfig, steps: int):
+def ours_runner(root: str, device: torch.device, config: TrainConfig, steps: int, graphed: bool):
     images, _ = load_mnist(root, train=True, download=False)
     images = images.to(device)
     torch.manual_seed(config.seed)
     model = DAE().to(device)
     optimizer = make_optimizer(model, config)
     generator = torch.Generator(device=device).manual_seed(config.seed)
-    batches = random_batches(images, config.batch_size, generator)
+    step = make_step(model, optimizer, images, config, generator, graphed)
+    losses = torch.zeros(steps, device=device)  # as the trainer does: kept on the device
 
     def run() -> float:
-        nonlocal batches
         count, done = 0, 0
         while done < steps:
-            for clean in islice(batches, steps - done):
-                train_step(model, optimizer, clean, config, generator)
-                count += len(clean)
+            for index in islice(torch.randperm(len(images), generator=generator, device=device).split(config.batch_size), steps - done):
+                losses[done] = step(index)
+                count += len(index)
                 done += 1
-            if done < steps:
-                batches = random_batches(images, config.batch_size, generator)
         return count
 
     return run
@@ -119,7 +119,9 @@ def main() -> None:
     config = TrainConfig()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_dir or str(write_synthetic_mnist(tmp, 60_000, 16))
-        sides = {"naive": naive_runner(root, device, config, args.steps), "ours": ours_runner(root, device, config, args.steps)}
+        sides = {"naive": naive_runner(root, device, config, args.steps), "eager": ours_runner(root, device, config, args.steps, graphed=False)}
+        if device.type == "cuda":
+            sides["graph"] = ours_runner(root, device, config, args.steps, graphed=True)
         for run in sides.values():  # warm-up: first-call allocations, kernel selection
             run()
         rates: dict[str, list[float]] = {name: [] for name in sides}
@@ -130,12 +132,13 @@ def main() -> None:
                 n = run()
                 sync(device)
                 rates[name].append(n / (time.perf_counter() - t))
-            print(f"round {r + 1}: naive {rates['naive'][-1]:8,.0f} img/s   ours {rates['ours'][-1]:8,.0f} img/s")
-    naive, ours = statistics.median(rates["naive"]), statistics.median(rates["ours"])
+            print(f"round {r + 1}: " + "   ".join(f"{name} {rate[-1]:8,.0f} img/s" for name, rate in rates.items()))
+    medians = {name: statistics.median(rate) for name, rate in rates.items()}
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"\n{name}, batch {config.batch_size}, {args.steps} steps x {args.rounds} rounds, data: {'MNIST' if args.data_dir else 'synthetic'}")
-    print(f"median naive {naive:,.0f} img/s, ours {ours:,.0f} img/s, ratio {ours / naive:.2f}x")
-    print(f"projected 10 epochs of 60,000 images: naive {600_000 / naive:.0f} s, ours {600_000 / ours:.0f} s")
+    for side, rate in medians.items():
+        print(f"median {side:5s} {rate:9,.0f} img/s  ({rate / medians['naive']:.2f}x naive), "
+              f"10 epochs of 60,000 images: {600_000 / rate:.1f} s")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,11 @@ that favours the baseline).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +26,14 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import metrics
-from .noise import add_noise
+from .noise import NOISE_KINDS, add_noise
 
 NOISE_LEVELS: dict[str, tuple[float, ...]] = {
     "gaussian": (0.1, 0.2, 0.3, 0.5, 0.7, 1.0),
     "mask": (0.1, 0.25, 0.5, 0.7, 0.9),
     "salt_pepper": (0.05, 0.1, 0.2, 0.3, 0.5),
 }
-BASELINES = ("median3", "gaussian_blur", "nl_means")
-COLUMN_TITLES = {"noisy": "noisy input", "dae": "DAE", "unet": "U-Net", "median3": "median 3×3", "gaussian_blur": "Gaussian blur", "nl_means": "non-local means"}
+SAMPLE_SETTINGS = (("gaussian", (0.3, 0.5, 0.8)), ("mask", (0.3, 0.5, 0.8)))  # the panels of samples.png
 NOISE_SEED = 1234
 
 
@@ -42,15 +42,22 @@ def level_seed(kind: str, level: float, seed: int = NOISE_SEED) -> int:
     return seed + 1000 * list(NOISE_LEVELS).index(kind) + round(level * 100)
 
 
+def noisy_test_set(clean: Tensor, kind: str, level: float, seed: int = NOISE_SEED) -> Tensor:
+    """The level's noisy images, drawn on the CPU so that every device scores the very same inputs."""
+    return add_noise(clean.cpu(), kind, level, level_seed(kind, level, seed)).to(clean.device)
+
+
 # ---- classical denoisers, batched over (m, 1, 28, 28) -----------------------------------------
+# Each takes (noisy, clean, pool): only the oracle non-local means looks at the clean images (to
+# set its strength), and only it uses the process pool.
 
 
-def median3(x: Tensor) -> Tensor:
+def median3(x: Tensor, clean: Tensor | None = None, pool: Executor | None = None) -> Tensor:
     patches = F.unfold(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3)  # (m, 9, H*W)
     return patches.median(dim=1).values.view_as(x)
 
 
-def gaussian_blur(x: Tensor, sigma: float = 1.0) -> Tensor:
+def gaussian_blur(x: Tensor, clean: Tensor | None = None, pool: Executor | None = None, sigma: float = 1.0) -> Tensor:
     from torchvision.transforms.v2.functional import gaussian_blur as blur
 
     return blur(x, kernel_size=5, sigma=sigma)
@@ -63,11 +70,17 @@ def _nl_means_one(args: tuple[np.ndarray, float]) -> np.ndarray:
     return denoise_nl_means(image, h=h, patch_size=3, patch_distance=5, fast_mode=True)
 
 
-def nl_means(noisy: Tensor, clean: Tensor, pool: ProcessPoolExecutor | None = None) -> Tensor:
+def nl_means(noisy: Tensor, clean: Tensor, pool: Executor | None = None) -> Tensor:
     h = 0.8 * metrics.mse(noisy, clean).sqrt().clamp(min=1e-3)
-    jobs = [(img[0].numpy(), float(hi)) for img, hi in zip(noisy.cpu(), h)]
+    jobs = [(img[0].numpy(), float(hi)) for img, hi in zip(noisy.cpu(), h.cpu())]
     results = pool.map(_nl_means_one, jobs, chunksize=256) if pool else map(_nl_means_one, jobs)
-    return torch.from_numpy(np.stack(list(results))).unsqueeze(1).float()
+    return torch.from_numpy(np.stack(list(results))).unsqueeze(1).float().to(noisy.device)
+
+
+Baseline = Callable[[Tensor, Tensor, "Executor | None"], Tensor]
+BASELINES: dict[str, Baseline] = {"median3": median3, "gaussian_blur": gaussian_blur, "nl_means": nl_means}
+COLUMN_TITLES = {"noisy": "noisy input", "dae": "DAE", "unet": "U-Net", "median3": "median 3×3",
+                 "gaussian_blur": "Gaussian blur", "nl_means": "non-local means"}
 
 
 # ---- the evaluation loop ---------------------------------------------------------------------
@@ -75,8 +88,10 @@ def nl_means(noisy: Tensor, clean: Tensor, pool: ProcessPoolExecutor | None = No
 
 @torch.inference_mode()
 def reconstruct(model: nn.Module, noisy: Tensor, batch_size: int = 1000) -> Tensor:
-    device = next(model.parameters()).device
-    return torch.cat([model(b.to(device)).cpu() for b in noisy.split(batch_size)])
+    """The model's outputs, computed on the model's device in batches, returned on `noisy`'s device."""
+    weight = next(model.parameters(), None)
+    device = noisy.device if weight is None else weight.device
+    return torch.cat([model(b.to(device)) for b in noisy.split(batch_size)]).to(noisy.device)
 
 
 def _scores(out: Tensor, clean: Tensor) -> dict[str, float]:
@@ -85,6 +100,12 @@ def _scores(out: Tensor, clean: Tensor) -> dict[str, float]:
         "mse": metrics.mse(out, clean).mean().item(),
         "ssim": metrics.ssim(out, clean).mean().item(),
     }
+
+
+def _wins(challenger: Tensor, reference: Tensor, clean: Tensor) -> dict[str, float]:
+    """Digit by digit: the share of images where the challenger's PSNR is at least the reference's, and the mean gain."""
+    gain = metrics.psnr(challenger, clean) - metrics.psnr(reference, clean)
+    return {"share": (gain >= 0).float().mean().item(), "mean_gain_db": gain.mean().item()}
 
 
 def evaluate(
@@ -97,34 +118,50 @@ def evaluate(
 ) -> list[dict[str, Any]]:
     """One row per (noise kind, level): scores of the noisy input, each model and each baseline.
 
-    `clean` is a float (N, 1, 28, 28) CPU tensor in [0, 1].
+    `clean` is a float (N, 1, 28, 28) tensor in [0, 1] on the device to score on (the models'
+    device, typically). With two or more models, each row also has "wins": every later model
+    against the first, digit by digit.
     """
     rows = []
-    pool = ProcessPoolExecutor() if baselines else None
+    # Spawned, not forked: this process already runs torch's threads, and a fork copies them mid-state.
+    pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn")) if baselines else None
+    names = list(models)
     try:
         for kind, kind_levels in levels.items():
             for level in kind_levels:
-                noisy = add_noise(clean, kind, level, level_seed(kind, level, seed))
+                noisy = noisy_test_set(clean, kind, level, seed)
                 outputs: dict[str, Tensor] = {"noisy": noisy}
-                for name, model in models.items():
-                    outputs[name] = reconstruct(model, noisy)
+                outputs |= {name: reconstruct(model, noisy) for name, model in models.items()}
                 if baselines:
-                    outputs["median3"] = median3(noisy)
-                    outputs["gaussian_blur"] = gaussian_blur(noisy)
-                    outputs["nl_means"] = nl_means(noisy, clean, pool)
-                rows.append({"noise": kind, "level": level, "scores": {k: _scores(v, clean) for k, v in outputs.items()}})
+                    outputs |= {name: baseline(noisy, clean, pool) for name, baseline in BASELINES.items()}
+                row = {"noise": kind, "level": level, "scores": {k: _scores(v, clean) for k, v in outputs.items()}}
+                if len(names) > 1:
+                    row["wins"] = {f"{name} vs {names[0]}": _wins(outputs[name], outputs[names[0]], clean) for name in names[1:]}
+                rows.append(row)
                 if progress:
-                    progress(f"{kind} {level}: " + ", ".join(f"{k} {s['psnr']:.2f}" for k, s in rows[-1]["scores"].items()))
+                    progress(f"{kind} {level}: " + ", ".join(f"{k} {s['psnr']:.2f}" for k, s in row["scores"].items()))
     finally:
         if pool:
             pool.shutdown()
     return rows
 
 
+@torch.inference_mode()
+def sample_panels(models: dict[str, nn.Module], clean: Tensor) -> list[tuple[str, dict[str, Tensor]]]:
+    """What samples.png shows: per SAMPLE_SETTINGS level, the clean digits, their noisy versions and each model's output."""
+    panels = []
+    for kind, kind_levels in SAMPLE_SETTINGS:
+        for level in kind_levels:
+            noisy = noisy_test_set(clean, kind, level)
+            title = f"{NOISE_KINDS[kind].label}, {'σ' if kind == 'gaussian' else 'p'} = {level}"
+            panels.append((title, {"clean": clean.cpu(), "noisy": noisy.cpu(), **{n: reconstruct(m, noisy).cpu() for n, m in models.items()}}))
+    return panels
+
+
 def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
     """The table the README shows: one row per level, one column per method; best in bold."""
     columns = list(rows[0]["scores"])
-    unit = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mse": "MSE"}[metric]
+    unit = {"psnr": "PSNR (dB)", "ssim": f"SSIM ({metrics.SSIM_DEFINITION})", "mse": "MSE"}[metric]
     digits = {"psnr": 2, "ssim": 3, "mse": 4}[metric]
     header = "| noise | level | " + " | ".join(COLUMN_TITLES.get(c, c) for c in columns) + " |"
     lines = [f"{unit}, mean over images\n", header, "|" + "---|" * (len(columns) + 2)]
@@ -136,13 +173,24 @@ def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
     return "\n".join(lines)
 
 
+def wins_table(rows: list[dict[str, Any]]) -> str:
+    """Digit by digit: where each later model is at least as good as the first, and by how much on average."""
+    pairs = list(rows[0]["wins"])
+    header = "| noise | level | " + " | ".join(f"{p}: share of digits ≥ | mean gain" for p in pairs) + " |"
+    lines = ["Per digit (PSNR of each test digit compared)\n", header, "|" + "---|" * (2 * len(pairs) + 2)]
+    for row in rows:
+        cells = [f"{row['wins'][p]['share']:.1%} | {row['wins'][p]['mean_gain_db']:+.2f} dB" for p in pairs]
+        lines.append(f"| {row['noise']} | {row['level']:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .checkpoint import CheckpointError, load_model
     from .data import DataError, load_mnist, to_float
     from .files import write_json
 
     p = argparse.ArgumentParser(prog="python -m dae.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", nargs="+", default=["checkpoints/dae"], help="one or more checkpoint folders")
+    p.add_argument("--checkpoint", nargs="+", default=["checkpoints/dae"], help="one or more checkpoint folders; later ones are compared digit by digit with the first")
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--no-baselines", action="store_true", help="skip the classical denoisers (much faster)")
@@ -163,21 +211,22 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    clean = to_float(images[: args.limit])
+    clean = to_float(images[: args.limit]).to(args.device)
     start = time.perf_counter()
     rows = evaluate(models, clean, baselines=not args.no_baselines, progress=lambda s: print(s, file=sys.stderr))
     seconds = time.perf_counter() - start
-    print(markdown_table(rows, "psnr") + "\n\n" + markdown_table(rows, "ssim"))
+    print(markdown_table(rows, "psnr") + "\n\n" + markdown_table(rows, "ssim") + ("\n\n" + wins_table(rows) if len(models) > 1 else ""))
     print(f"\n{len(clean)} test images, {seconds:.1f} s", file=sys.stderr)
     if args.figure:
         from .plots import samples_plot
 
-        cpu_models = {name: model.cpu() for name, model in models.items()}
-        samples_plot(Path(args.figure), cpu_models, clean[:8], " vs ".join(COLUMN_TITLES.get(n, n) for n in models) + ": the same noisy test digits")
+        title = " vs ".join(COLUMN_TITLES.get(n, n) for n in models) + ": the same noisy test digits"
+        samples_plot(Path(args.figure), sample_panels(models, clean[:8]), title)
         print(f"wrote {args.figure}", file=sys.stderr)
     out = Path(args.json) if args.json else Path(args.checkpoint[0]) / "evaluation.json"
     write_json(out, {"checkpoints": args.checkpoint, "test_images": len(clean), "noise_seed": NOISE_SEED,
-                     "baselines": not args.no_baselines, "seconds": round(seconds, 2), "rows": rows})
+                     "baselines": not args.no_baselines, "ssim": metrics.SSIM_DEFINITION,
+                     "seconds": round(seconds, 2), "rows": rows})
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -47,8 +47,14 @@ def make_generator(seed: Seed, device: torch.device | str = "cpu") -> torch.Gene
     return g
 
 
-def _per_sample(strength: Strength, x: Tensor) -> Tensor:
-    """Broadcast a scalar or an (m,) strength against x's (m, ...) shape."""
+def _per_sample(strength: Strength, x: Tensor) -> Tensor | float:
+    """Broadcast a scalar or an (m,) strength against x's (m, ...) shape.
+
+    A Python number stays a number: turning it into a tensor on a GPU would be a host-to-device
+    copy (a synchronisation) on every training step, and a CUDA graph cannot capture one.
+    """
+    if isinstance(strength, (int, float)):
+        return float(strength)
     s = torch.as_tensor(strength, dtype=x.dtype, device=x.device)
     if s.ndim == 0:
         return s
@@ -60,15 +66,15 @@ def _per_sample(strength: Strength, x: Tensor) -> Tensor:
 # Each corruption is written once, as a function of its randomness: `n` standard normal, `u`
 # uniform in [0, 1), both shaped like x. The public functions below draw that randomness;
 # `blind_noise` draws it once for the whole batch and picks a corruption per sample.
-def _gaussian(x: Tensor, s: Tensor, n: Tensor) -> Tensor:
+def _gaussian(x: Tensor, s: Tensor | float, n: Tensor) -> Tensor:
     return (x + s * n).clamp_(0.0, 1.0)
 
 
-def _mask(x: Tensor, s: Tensor, u: Tensor) -> Tensor:
+def _mask(x: Tensor, s: Tensor | float, u: Tensor) -> Tensor:
     return x.masked_fill(u < s, 0.0)
 
 
-def _salt_pepper(x: Tensor, s: Tensor, u: Tensor) -> Tensor:
+def _salt_pepper(x: Tensor, s: Tensor | float, u: Tensor) -> Tensor:
     # u < s/2 -> pepper (0), s/2 <= u < s -> salt (1): one draw decides both.
     return x.masked_fill(u < s, 0.0).masked_fill((u >= s / 2) & (u < s), 1.0)
 
@@ -114,10 +120,11 @@ def blind_noise(x: Tensor, generator: Seed = None) -> Tensor:
     """
     g = make_generator(generator, x.device)
     m = x.shape[0]
-    kinds = list(NOISE_KINDS)
-    max_strength = torch.tensor([NOISE_KINDS[k].max_strength for k in kinds], dtype=x.dtype, device=x.device)
-    kind_index = torch.randint(len(kinds), (m,), generator=g, device=x.device)
-    strength = torch.rand(m, generator=g, device=x.device, dtype=x.dtype) * max_strength[kind_index]
+    gaussian_top, mask_top, salt_pepper_top = (k.max_strength for k in NOISE_KINDS.values())
+    kind_index = torch.randint(len(NOISE_KINDS), (m,), generator=g, device=x.device)
+    # Each sample's top strength, chosen on the device from Python numbers: no host-to-device copy.
+    top = torch.where(kind_index == 0, gaussian_top, torch.where(kind_index == 1, mask_top, salt_pepper_top))
+    strength = torch.rand(m, generator=g, device=x.device, dtype=x.dtype) * top
     s = _per_sample(strength, x)
     k = kind_index.view_as(s)
     n, u = _randn(x, g), _rand(x, g)

@@ -1,4 +1,7 @@
-"""The figures a training run leaves beside its checkpoint: loss.png and samples.png."""
+"""The figures a training run leaves beside its checkpoint: loss.png and samples.png.
+
+Plots only draw what they are given; the reconstructions come from `dae.evaluate.sample_panels`.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +12,10 @@ import matplotlib
 matplotlib.use("Agg")  # files only; never open a window
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from torch import Tensor, nn  # noqa: E402
+from torch import Tensor  # noqa: E402
 from torchvision.utils import make_grid  # noqa: E402
 
-from .evaluate import level_seed, reconstruct  # noqa: E402
 from .files import atomic_path  # noqa: E402
-from .noise import NOISE_KINDS, add_noise  # noqa: E402
-
-SAMPLE_SETTINGS = (("gaussian", (0.3, 0.5, 0.8)), ("mask", (0.3, 0.5, 0.8)))
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
@@ -42,21 +41,26 @@ def loss_plot(path: Path, train_loss: list[float], test_loss: list[float], steps
     _save(fig, path)
 
 
-def samples_plot(path: Path, models: dict[str, nn.Module], clean: Tensor, title: str) -> None:
-    """Rows of clean / noisy / each model's reconstruction, for gaussian and mask noise at several strengths."""
-    n_kinds, n_levels = len(SAMPLE_SETTINGS), len(SAMPLE_SETTINGS[0][1])
-    rows = ["clean", "noisy", *models]
-    fig, axes = plt.subplots(n_levels, n_kinds, figsize=(5.2 * n_kinds, 0.75 * len(rows) * n_levels), squeeze=False)
-    for col, (kind, levels) in enumerate(SAMPLE_SETTINGS):
-        for row, level in enumerate(levels):
-            noisy = add_noise(clean, kind, level, level_seed(kind, level))
-            outputs = [reconstruct(model, noisy) for model in models.values()]
-            grid = make_grid(torch.cat([clean, noisy, *outputs]), nrow=len(clean), padding=2, pad_value=0.5)
-            ax = axes[row, col]
-            ax.imshow(grid[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
-            ax.set_title(f"{NOISE_KINDS[kind].label}, {'σ' if kind == 'gaussian' else 'p'} = {level}", fontsize=10)
-            ax.set_yticks([16 + 30 * i for i in range(len(rows))], rows, fontsize=8)
-            ax.set_xticks([])
+def samples_plot(path: Path, panels: list[tuple[str, dict[str, Tensor]]], title: str, columns: int = 2) -> None:
+    """A grid of panels, each with labelled rows of digits (e.g. clean / noisy / each model's output).
+
+    `panels` is a list of (panel title, {row label: (k, 1, 28, 28) images in [0, 1]}), filled
+    column by column.
+    """
+    rows_per_column = -(-len(panels) // columns)
+    labels = list(panels[0][1])
+    fig, axes = plt.subplots(rows_per_column, columns, figsize=(5.2 * columns, 0.75 * len(labels) * rows_per_column), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i, (panel_title, rows) in enumerate(panels):
+        k = len(next(iter(rows.values())))
+        grid = make_grid(torch.cat([images.cpu() for images in rows.values()]), nrow=k, padding=2, pad_value=0.5)
+        ax = axes[i % rows_per_column, i // rows_per_column]
+        ax.set_axis_on()
+        ax.imshow(grid[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(panel_title, fontsize=10)
+        ax.set_yticks([16 + 30 * j for j in range(len(rows))], list(rows), fontsize=8)
+        ax.set_xticks([])
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)

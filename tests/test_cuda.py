@@ -1,0 +1,103 @@
+"""CUDA-only: the steady-state step never waits for the host, and the CUDA graph does the eager step's maths.
+
+Skipped where there is no GPU (CI has none); run them on a GPU with `python -m pytest tests/test_cuda.py`.
+"""
+
+import pytest
+import torch
+
+from dae.data import load_mnist
+from dae.model import ARCHITECTURES
+from dae.noise import add_noise, blind_noise
+from dae.trainer import TrainConfig, make_optimizer, make_step, set_lr, train
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture
+def images(tiny_mnist):
+    return load_mnist(tiny_mnist, train=True)[0].cuda()  # 512 synthetic digits
+
+
+def run_steps(images, config, graphed, steps, seed=0):
+    torch.manual_seed(seed)
+    model = ARCHITECTURES[config.arch]().cuda()
+    optimizer = make_optimizer(model, config)
+    generator = torch.Generator(device="cuda").manual_seed(seed)
+    step = make_step(model, optimizer, images, config, generator, graphed)
+    losses = torch.zeros(steps, device="cuda")
+    done = 0
+    while done < steps:
+        for index in torch.randperm(len(images), generator=generator, device="cuda").split(config.batch_size):
+            if done == steps:
+                break
+            losses[done] = step(index)
+            done += 1
+    return model, losses
+
+
+@pytest.mark.parametrize("graphed", [False, True], ids=["eager", "graph"])
+@pytest.mark.parametrize("noise", ["blind", "gaussian"])
+def test_no_host_sync_in_the_steady_state(images, graphed, noise):
+    config = TrainConfig(batch_size=64, noise=noise, strength=None if noise == "blind" else 0.5, lr_schedule="cosine")
+    torch.manual_seed(0)
+    model = ARCHITECTURES["dae"]().cuda()
+    optimizer = make_optimizer(model, config)
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    step = make_step(model, optimizer, images, config, generator, graphed)
+    losses = torch.zeros(300, device="cuda")
+    orders = [torch.randperm(len(images), generator=generator, device="cuda") for _ in range(40)]
+    step(orders[0][:64])  # first call: capture (graph) or first allocations (eager)
+    step(orders[0][64:128])
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for i in range(300):
+            set_lr(optimizer, 1e-3 * (1 - i / 300))
+            losses[i] = step(orders[i // 8][(i % 8) * 64 : (i % 8 + 1) * 64])
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.isfinite(losses).all()
+
+
+def test_noise_functions_do_not_sync():
+    x = torch.rand(64, 1, 28, 28, device="cuda")
+    g = torch.Generator(device="cuda").manual_seed(0)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        blind_noise(x, g)
+        for kind in ("gaussian", "mask", "salt_pepper"):
+            add_noise(x, kind, 0.3, g)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("arch", ["dae", "unet"])
+def test_graph_does_the_eager_maths(images, arch):
+    """Same seed, same batches, same noise generator: the graph's losses follow the eager ones."""
+    config = TrainConfig(arch=arch, batch_size=64)
+    steps = 3 * 8 + 1  # three epochs of 512 = 8 x 64, and one more
+    eager_model, eager = run_steps(images, config, graphed=False, steps=steps)
+    graph_model, graphed = run_steps(images, config, graphed=True, steps=steps)
+    assert torch.allclose(eager, graphed, rtol=1e-3, atol=1e-5), (eager, graphed)
+    for a, b in zip(eager_model.parameters(), graph_model.parameters()):
+        assert torch.allclose(a, b, rtol=1e-3, atol=1e-4)
+
+
+def test_partial_last_batch_gets_its_own_graph(tiny_mnist, tmp_path):
+    config = TrainConfig(data_dir=str(tiny_mnist), out=str(tmp_path / "g"), limit=100, batch_size=64, epochs=2, device="cuda")
+    graph = train(config)  # 100 = 64 + 36: two graphs
+    eager = train(TrainConfig(**{**config.__dict__, "out": str(tmp_path / "e"), "cuda_graph": False}))
+    assert graph["cuda_graph"] and not eager["cuda_graph"]
+    assert graph["test_loss"] == pytest.approx(eager["test_loss"], rel=1e-3)
+
+
+def test_graph_run_resumes_exactly(tiny_mnist, tmp_path):
+    """Stopped after one epoch and resumed: the generator registered with the graph continues where it was."""
+    common = dict(data_dir=str(tiny_mnist), batch_size=32, limit=160, device="cuda")
+    full = train(TrainConfig(out=str(tmp_path / "full"), epochs=3, **common))
+    train(TrainConfig(out=str(tmp_path / "split"), epochs=1, **common))
+    resumed = train(TrainConfig(out=str(tmp_path / "split"), epochs=3, resume=True, **common))
+    assert full["cuda_graph"] and resumed["cuda_graph"]
+    assert resumed["test_loss"] == pytest.approx(full["test_loss"], rel=1e-5)
