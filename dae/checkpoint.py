@@ -13,6 +13,7 @@ generator, loss history) so that `--resume` continues a run exactly; the app nev
 from __future__ import annotations
 
 import json
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,8 @@ from .model import ARCHITECTURES
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 TRAINING_STATE = "training_state.safetensors"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # of config.json and the training state; raise it when their meaning changes
+MAX_CONFIG_BYTES = 2**20
 
 
 class CheckpointError(Exception):
@@ -61,19 +63,39 @@ def resolve(path_or_repo: str | Path) -> Path:
         raise CheckpointError(f"{path_or_repo}: no such folder, and it could not be fetched from the Hugging Face Hub ({e})") from None
 
 
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return f"{type(e).__name__}: {text.splitlines()[0]}" if text else type(e).__name__
+
+
+def check_format_version(file: Path, version: Any) -> None:
+    """Refuse a file written by a newer version of this code (its layout may mean something else)."""
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{file}: format_version {version!r} is not a version number")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{file}: written in checkpoint format {version}, newer than this code reads (up to {FORMAT_VERSION}); update the project to load it"
+        )
+
+
 def read_config(folder: Path) -> dict[str, Any]:
     config_file = folder / CONFIG
     if not folder.is_dir():
         raise CheckpointError(f"{folder}: no such checkpoint folder")
     if not config_file.is_file():
         raise CheckpointError(f"{config_file}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
+    if config_file.stat().st_size > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{config_file}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, so not a checkpoint config")
     try:
         config = json.loads(config_file.read_text())
     except (ValueError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{config_file}: not valid JSON ({e})") from None
+    except RecursionError:  # json recurses once per level of nesting
+        raise CheckpointError(f"{config_file}: nested too deeply to be a checkpoint config") from None
     if not isinstance(config, dict) or config.get("arch") not in ARCHITECTURES:
         arch = config.get("arch") if isinstance(config, dict) else None
-        raise CheckpointError(f"{config_file}: unknown architecture {arch!r}; known: {', '.join(ARCHITECTURES)}")
+        raise CheckpointError(f"{config_file}: unknown architecture {reprlib.repr(arch)}; known: {', '.join(ARCHITECTURES)}")
+    check_format_version(config_file, config.get("format_version", 1))
     return config
 
 
@@ -122,7 +144,8 @@ def save_training_state(
     """Everything `--resume` needs, in one safetensors file written atomically.
 
     The optimizer state is flattened to tensors (`optim.<param index>.<name>`) with its
-    hyperparameters in the metadata, because safetensors holds tensors and strings only.
+    hyperparameters in the metadata, because safetensors holds tensors and strings only. The
+    generator's device is recorded too: a CPU generator's state cannot continue on CUDA, nor the reverse.
     """
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -130,36 +153,78 @@ def save_training_state(
         for name, value in param_state.items():
             tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
     tensors["generator"] = generator.get_state().cpu()
-    metadata = {"param_groups": json.dumps(opt["param_groups"]), "info": json.dumps(info)}
+    metadata = {
+        "format_version": str(FORMAT_VERSION),
+        "arch": model.arch,
+        "generator_device": generator.device.type,
+        "param_groups": json.dumps(opt["param_groups"], default=float),  # a capturable optimizer keeps lr as a tensor
+        "info": json.dumps(info),
+    }
     with atomic_path(Path(folder) / TRAINING_STATE) as tmp:
         safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
 
 
-def load_training_state(
-    folder: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
-) -> dict[str, Any]:
-    """Restore what save_training_state wrote; returns its `info` dict."""
+def read_training_info(folder: str | Path) -> dict[str, Any]:
+    """The saved run without its tensors: `info` (epoch, config, history) plus `arch` and `generator_device`.
+
+    Cheap (the metadata only), so a resume can be checked before any data is loaded.
+    """
     file = Path(folder) / TRAINING_STATE
     if not file.is_file():
         raise CheckpointError(f"{file}: missing, so there is nothing to resume (train without --resume first)")
     try:
         with safetensors.safe_open(str(file), framework="pt") as f:
             metadata = f.metadata() or {}
+            generator_bytes = f.get_slice("generator").get_shape()[0]
+        version = int(metadata.get("format_version", "1"))
+        info = json.loads(metadata["info"])
+        if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
+            raise ValueError("no run settings in it")
+    except CheckpointError:
+        raise
+    except Exception as e:  # SafetensorError, KeyError, ValueError, RecursionError: not our file, or damaged
+        raise CheckpointError(f"{file}: not a readable training state ({_first_line(e)})") from None
+    check_format_version(file, version)
+    # States saved before the device was recorded: a CPU (Mersenne Twister) state has a fixed size.
+    cpu_bytes = torch.Generator().get_state().numel()
+    device = metadata.get("generator_device") or ("cpu" if generator_bytes == cpu_bytes else "cuda")
+    arch = metadata.get("arch") or info["config"].get("arch")
+    return info | {"arch": arch, "generator_device": device}
+
+
+def load_training_state(
+    folder: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> dict[str, Any]:
+    """Restore what save_training_state wrote; returns its `info` dict (as read_training_info does)."""
+    file = Path(folder) / TRAINING_STATE
+    info = read_training_info(folder)
+    if info["arch"] != model.arch:
+        raise CheckpointError(f"{file}: holds a {info['arch']!r} run, not {model.arch!r}")
+    if info["generator_device"] != generator.device.type:
+        raise CheckpointError(
+            f"{file}: the run's random generator ran on {info['generator_device']} and cannot continue on "
+            f"{generator.device.type}; resume it with --device {info['generator_device']}"
+        )
+    try:
+        with safetensors.safe_open(str(file), framework="pt") as f:
+            metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
         param_groups = json.loads(metadata["param_groups"])
-        info = json.loads(metadata["info"])
     except Exception as e:
-        raise CheckpointError(f"{file}: not a readable training state ({e})") from None
+        raise CheckpointError(f"{file}: not a readable training state ({_first_line(e)})") from None
     model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
     try:
         model.load_state_dict(model_state, strict=True)
-    except RuntimeError as e:
-        raise CheckpointError(f"{file}: does not match the {model.arch!r} architecture ({e})") from None
+    except RuntimeError:  # its message lists every tensor name: too long for one line
+        raise CheckpointError(f"{file}: its weights do not match the {model.arch!r} architecture") from None
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optim."):
             _, index, name = key.split(".", 2)
             state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
-    generator.set_state(tensors["generator"].to(torch.uint8))
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+        generator.set_state(tensors["generator"].to(torch.uint8))
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise CheckpointError(f"{file}: its optimizer or generator state does not fit this run ({_first_line(e)})") from None
     return info

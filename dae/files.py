@@ -16,7 +16,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `path`; on success it replaces `path` in one rename.
 
     The temporary file lives in the same folder (so the rename is atomic on one file system),
-    is fsynced before the rename, and is removed if the body raises.
+    is fsynced before the rename, and is removed if the body raises. The folder is fsynced after
+    the rename, so that after a power loss the new name is there too, not only the new bytes.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,8 +30,20 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             os.fsync(f.fileno())
         tmp_path.chmod(0o644)  # mkstemp makes 0600; checkpoints and figures are meant to be shared
         os.replace(tmp_path, path)
+        fsync_folder(path.parent)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (POSIX; Windows cannot open a folder, and needs no such step)."""
+    if not hasattr(os, "O_DIRECTORY"):
+        return
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_json(path: str | Path, data: Any) -> None:

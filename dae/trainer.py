@@ -11,9 +11,10 @@ from __future__ import annotations
 import math
 import platform
 import signal
+import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,22 +39,34 @@ class TrainingError(Exception):
 
 @dataclass
 class TrainConfig:
-    data_dir: str = "data"
-    out: str = "checkpoints/dae"
-    arch: str = "dae"
-    epochs: int = 10
-    batch_size: int = 64
-    lr: float = 1e-3
-    betas: tuple[float, float] = (0.9, 0.999)
-    weight_decay: float = 1e-5
-    noise: str = "blind"  # "blind" or one of NOISE_KINDS
-    strength: float | None = None  # the fixed strength when noise is not "blind"
-    seed: int = 0
-    device: str = "auto"
-    limit: int | None = None  # first N training images, for quick runs
-    resume: bool = False
+    """One training run. The field metadata is the single list of settings: train.py makes an option
+    of every field with a "help" ("flags": more names, "choices", "metavar", "default_text"), and a
+    field marked "run" changes what is trained, so `--resume` refuses a different value for it.
+    """
+
+    data_dir: str = field(default="data", metadata={"help": "folder holding MNIST/raw; downloaded there when missing"})
+    out: str = field(default="checkpoints/dae", metadata={
+        "help": "checkpoint folder", "default_text": "checkpoints/<arch>, the folder the app serves"})
+    arch: str = field(default="dae", metadata={
+        "help": "model architecture (dae is the specified one)", "choices": tuple(ARCHITECTURES), "run": True})
+    epochs: int = field(default=10, metadata={"help": "epochs in all; a resumed run may be given more"})
+    batch_size: int = field(default=64, metadata={"help": "images per step", "run": True})
+    lr: float = field(default=1e-3, metadata={"help": "Adam's learning rate", "run": True})
+    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={
+        "help": "Adam's betas", "metavar": ("BETA1", "BETA2"), "run": True})
+    weight_decay: float = field(default=1e-5, metadata={"help": "Adam's weight decay", "run": True})
+    noise: str = field(default="blind", metadata={
+        "help": "blind: a random kind and strength per image; or one fixed kind", "choices": ("blind", *NOISE_KINDS), "run": True})
+    strength: float | None = field(default=None, metadata={
+        "help": "the fixed strength with --noise gaussian/mask/salt_pepper (σ, p or amount)",
+        "flags": ("--sigma", "--p", "--amount"), "run": True})
+    seed: int = field(default=0, metadata={"help": "seed of the initial weights, the batch order and the noise", "run": True})
+    device: str = field(default="auto", metadata={"help": "auto takes CUDA when present", "choices": ("auto", "cpu", "cuda")})
+    limit: int | None = field(default=None, metadata={"help": "train on the first N images only", "metavar": "N", "run": True})
+    resume: bool = field(default=False, metadata={
+        "help": "continue the run in --out from its last completed epoch, with its saved settings"})
     log_every: int = 50  # steps between loss read-backs (the only host syncs)
-    threads: int | None = None  # CPU threads; None keeps torch's default
+    threads: int | None = field(default=None, metadata={"help": "CPU threads", "default_text": "torch's choice"})
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)  # JSON round-trips tuples as lists
@@ -81,6 +94,82 @@ def check_config(c: TrainConfig) -> None:
         raise ValueError(f"--device {c.device!r}: choose auto, cpu or cuda")
     if c.device == "cuda" and not torch.cuda.is_available():
         raise ValueError("--device cuda: no CUDA GPU is available on this machine (use --device cpu or auto)")
+    if not all(math.isfinite(b) and 0 <= b < 1 for b in c.betas) or len(c.betas) != 2:
+        raise ValueError(f"--betas must be two numbers in [0, 1) (got {' '.join(map(str, c.betas))})")
+    if not (math.isfinite(c.weight_decay) and c.weight_decay >= 0):
+        raise ValueError(f"--weight-decay must be a number >= 0 (got {c.weight_decay})")
+    if c.threads is not None and c.threads < 1:
+        raise ValueError(f"--threads must be at least 1 (got {c.threads})")
+    check_out(c.out)
+
+
+RUN_SETTINGS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("run"))
+
+
+def option(name: str) -> str:
+    """The command-line option of a TrainConfig field: batch_size -> --batch-size."""
+    return "--" + name.replace("_", "-")
+
+
+def check_out(out: str | Path) -> None:
+    """Refuse an --out that cannot be written now, rather than when the first epoch is saved (ValueError)."""
+    out = Path(out)
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        where = "it is a file" if existing == out else f"{existing} is a file"
+        raise ValueError(f"--out {out}: cannot be a folder, {where}")
+    try:
+        with tempfile.TemporaryFile(dir=existing):  # a real write: permissions, read-only mounts, full quotas
+            pass
+    except OSError as e:
+        raise ValueError(f"--out {out}: cannot write in {existing} ({e.strerror or e})") from None
+
+
+def saved_config(info: dict[str, Any]) -> TrainConfig:
+    """The TrainConfig a training state was saved with (fields this code does not know are dropped)."""
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in info["config"].items() if k in names})
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+def check_resume(info: dict[str, Any], config: TrainConfig) -> None:
+    """Refuse to resume a saved run (`info`, from checkpoint.read_training_info) as `config` if that would
+    change the run or cannot continue its random numbers exactly (TrainingError, one line)."""
+    saved = saved_config(info)
+    changed = [name for name in RUN_SETTINGS if getattr(saved, name) != getattr(config, name)]
+    if getattr(saved, "lr_schedule", "constant") != "constant" and saved.epochs != config.epochs:
+        changed.append("epochs")  # the schedule spans all the epochs: more of them change every step's lr
+    if changed:
+        old = ", ".join(f"{option(n)} {_shown(getattr(saved, n))}" for n in changed)
+        new = ", ".join(f"{option(n)} {_shown(getattr(config, n))}" for n in changed)
+        raise TrainingError(
+            f"{config.out} holds a run trained with {old}; resuming it with {new} would change the run "
+            f"(leave {'it' if len(changed) == 1 else 'them'} out to continue it, or train into another --out)"
+        )
+    was = info["generator_device"]
+    if was == "cuda" and not torch.cuda.is_available():
+        raise TrainingError(f"{config.out} holds a run trained on CUDA; its random numbers can only continue on a CUDA GPU, and this machine has none")
+    now = pick_device(config.device).type
+    if now != was:
+        raise TrainingError(f"{config.out} holds a run trained on {was}; its random numbers cannot continue on {now}: resume with --device {was}")
+
+
+def resumed_config(out: str | Path, given: dict[str, Any]) -> TrainConfig:
+    """What `--resume` continues: the run saved in `out`, with the `given` settings on top.
+
+    The saved run is the truth: settings not given are its own (so `train.py --out X --resume`
+    alone continues any run), --epochs may grow, and a given setting that would change the run is
+    refused (TrainingError), like a device its random numbers cannot continue on.
+    """
+    info = checkpoint.read_training_info(out)
+    config = replace(saved_config(info), **given, out=str(out), resume=True)
+    check_resume(info, config)
+    return config
 
 
 def pick_device(name: str) -> torch.device:
@@ -145,15 +234,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     history: dict[str, Any] = {"train_loss": [], "epoch_train_loss": [], "test_loss": [], "epoch_seconds": []}
     start_epoch = 0
     if config.resume:
+        check_resume(checkpoint.read_training_info(out), config)  # before the state is loaded into the model
         info = checkpoint.load_training_state(out, model, optimizer, generator)
-        saved = TrainConfig(**{**info["config"], "epochs": config.epochs, "resume": True})
-        if (saved.arch, saved.noise, saved.strength, saved.batch_size, saved.limit) != (
-            config.arch, config.noise, config.strength, config.batch_size, config.limit
-        ):
-            raise TrainingError(
-                f"{out} holds a run with other settings (arch {saved.arch}, noise {saved.noise}, "
-                f"batch {saved.batch_size}, limit {saved.limit}); resume it with the same settings"
-            )
         history, start_epoch = info["history"], info["epoch"]
         if start_epoch >= config.epochs:
             print(f"{out}: all {config.epochs} epochs are already done (pass a larger --epochs to train on)")

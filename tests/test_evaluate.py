@@ -46,7 +46,27 @@ def test_classical_filters_shapes_and_effect():
     x[:, :, 5, 5] = 1  # an isolated "salt" pixel
     assert median3(x).abs().max() == 0  # the median removes it
     assert gaussian_blur(x).shape == x.shape and gaussian_blur(x).max() < 0.5
-    assert "**" in markdown_table([{"noise": "mask", "level": 0.5, "scores": {"noisy": {"psnr": 1.0}, "dae": {"psnr": 2.0}}}])
+
+
+def table_cells(table: str) -> list[list[str]]:
+    """The body rows of a markdown table, each as its list of cells."""
+    rows = [line.strip("|").split("|") for line in table.splitlines() if line.startswith("|") and "---" not in line]
+    return [[c.strip() for c in row] for row in rows[1:]]  # rows[0] is the header
+
+
+def test_markdown_table_bolds_the_best_cell_of_each_row():
+    rows = [
+        {"noise": "mask", "level": 0.5, "scores": {"noisy": {"psnr": 9.0, "mse": 0.125}, "dae": {"psnr": 19.5, "mse": 0.0112},
+                                                  "median": {"psnr": 12.25, "mse": 0.0596}}},
+        {"noise": "gaussian", "level": 0.1, "scores": {"noisy": {"psnr": 20.0, "mse": 0.01}, "dae": {"psnr": 18.0, "mse": 0.0158},
+                                                      "median": {"psnr": 24.5, "mse": 0.0035}}},
+    ]
+    # higher PSNR is better: the dae in the first row, the median filter in the second
+    assert table_cells(markdown_table(rows, "psnr")) == [["mask", "0.5", "9.00", "**19.50**", "12.25"],
+                                                         ["gaussian", "0.1", "20.00", "18.00", "**24.50**"]]
+    # lower MSE is better
+    assert table_cells(markdown_table(rows, "mse")) == [["mask", "0.5", "0.1250", "**0.0112**", "0.0596"],
+                                                        ["gaussian", "0.1", "0.0100", "0.0158", "**0.0035**"]]
 
 
 QUALITY_FLOOR = {("gaussian", 0.5): 18.8, ("mask", 0.5): 19.3}

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
@@ -30,6 +32,13 @@ def test_ssim_matches_skimage(pair):
         assert ours[i].item() == pytest.approx(structural_similarity(a[i, 0].numpy(), b[i, 0].numpy(), data_range=1), abs=1e-5)
 
 
-def test_mse(pair):
-    a, b = pair
-    assert torch.allclose(metrics.mse(a, b), ((a - b) ** 2).mean(dim=(1, 2, 3)))
+def test_mse_on_hand_made_images():
+    a = torch.zeros(3, 1, 28, 28)
+    b = torch.zeros(3, 1, 28, 28)
+    b[0] = 0.5  # every pixel off by 0.5: 0.25
+    b[1, 0, 3, 4] = 1.0  # one pixel off by 1 out of 784
+    b[2, 0, :14] = 1.0  # half the image off by 1: 0.5
+    assert metrics.mse(a, b).tolist() == pytest.approx([0.25, 1 / 784, 0.5], abs=1e-7)
+    assert metrics.mse(b, a).tolist() == pytest.approx([0.25, 1 / 784, 0.5], abs=1e-7)  # symmetric
+    # and the PSNR built on it: 10·log10(1 / 0.25) = 6.0206 dB
+    assert metrics.psnr(a, b)[0].item() == pytest.approx(10 * math.log10(4), abs=1e-4)
