@@ -1,12 +1,17 @@
-"""Load test of the app's /denoise API, against a local server only.
+"""Load test of the app, against a local server only.
 
     python benchmarks/load_test.py [--clients 50] [--requests 10] [--sequential 2000]
+    python benchmarks/load_test.py --burst 20 --side 6000      # big uploads and the slider
 
 Starts `python app.py` on a free localhost port, then
-1. `--clients` concurrent gradio_client clients each send `--requests` requests (varied noise
-   kinds, strengths and seeds): successes, failures, p50/p95 latency, requests/s;
+1. `--clients` concurrent gradio_client clients each send `--requests` requests to /denoise
+   (varied noise kinds, strengths and seeds): successes, failures, p50/p95 latency, requests/s;
 2. `--sequential` requests one after another, measuring the server process's resident memory
-   (RSS) before and after: the growth should stay under 50 MB.
+   (RSS) before and after: the growth should stay under 50 MB;
+3. with `--burst N`: N clients at once each upload a `--side` x `--side` PNG (a few tens of KB
+   that decode to tens of megapixels) to /denoise, while one page moves the strength slider
+   over the queue as the browser does. Reports the server's RSS before, at its peak (sampled
+   every 20 ms) and after, and the slider's latency during the burst against without it.
 Every loop is bounded in count; the server is stopped at the end. The test suite runs a small
 version of the same code (tests/test_reliability.py).
 """
@@ -14,6 +19,7 @@ version of the same code (tests/test_reliability.py).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import statistics
@@ -22,6 +28,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,11 +37,14 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 from PIL import Image  # noqa: E402
 
-KINDS = (("gaussian", 1.0), ("mask", 0.9), ("salt_pepper", 0.5))
+from dae.noise import NOISE_KINDS  # noqa: E402
+
+KINDS = tuple((k.name, k.max_strength) for k in NOISE_KINDS.values())
 
 
 def free_port() -> int:
@@ -77,6 +87,136 @@ def digit_file(folder: Path) -> Path:
     path = folder / "digit.png"
     Image.fromarray((load_samples()[0][42] * 255).astype(np.uint8)).save(path)
     return path
+
+
+def big_png(folder: Path, side: int) -> Path:
+    """A side x side PNG, black with one white bar: a few tens of KB on disk, side² bytes once decoded."""
+    a = np.zeros((side, side), dtype=np.uint8)
+    a[side // 5 : -side // 5, side // 2 - side // 20 : side // 2 + side // 20] = 255
+    path = folder / f"big{side}.png"
+    Image.fromarray(a).save(path, optimize=True)
+    return path
+
+
+class PageSession:
+    """One browser tab, speaking Gradio's queue protocol the way the page does (join, then read the
+    event stream): it reaches the page's own events, which are not in the API."""
+
+    def __init__(self, url: str, timeout: float = 120.0) -> None:
+        self.http = httpx.Client(base_url=url, timeout=timeout)
+        self.session = uuid.uuid4().hex
+        self.config = self.http.get("config").json()
+
+    def event(self, elem_id: str, trigger: str) -> int:
+        """The fn_index of the event `trigger` ("input", "select", ...) of the component with `elem_id`."""
+        ids = [c["id"] for c in self.config["components"] if c.get("props", {}).get("elem_id") == elem_id]
+        for dep in self.config["dependencies"]:
+            if any(target == [ids[0], trigger] for target in dep["targets"]):
+                return dep["id"]
+        raise KeyError(f"no {trigger} event on #{elem_id}")
+
+    def join(self, fn_index: int, data: list, event_data: dict | None = None) -> httpx.Response:
+        """Put one event in the queue; the response says whether the queue took it (200) or is full (503)."""
+        body = {"data": data, "fn_index": fn_index, "session_hash": self.session, "event_data": event_data, "trigger_id": None}
+        return self.http.post("gradio_api/queue/join", json=body)
+
+    def call(self, fn_index: int, data: list, event_data: dict | None = None) -> dict:
+        """Join one event and wait for its result: the process_completed message."""
+        joined = self.join(fn_index, data, event_data)
+        joined.raise_for_status()
+        event_id = joined.json()["event_id"]
+        with self.http.stream("GET", "gradio_api/queue/data", params={"session_hash": self.session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line[5:])
+                    if message.get("msg") == "process_completed" and message.get("event_id") == event_id:
+                        return message
+        raise RuntimeError(f"the event stream ended without the result of event {event_id}")
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def slider_page(url: str) -> tuple[PageSession, callable]:
+    """A page with MNIST sample 42 picked; returns it and a function that moves its strength slider once."""
+    page = PageSession(url)
+    page.call(page.event("samples", "select"), [None, "gaussian", 0.5, 0, False], {"index": 42, "value": None})
+    slider = page.event("strength", "input")
+
+    def move(i: int) -> None:
+        message = page.call(slider, [None, "gaussian", round(0.1 + 0.8 * (i % 10) / 10, 2), i, False])
+        if not message["success"]:
+            raise RuntimeError(f"the slider event failed: {message}")
+
+    return page, move
+
+
+def timed(fn, *args) -> float:
+    t = time.perf_counter()
+    fn(*args)
+    return (time.perf_counter() - t) * 1e3
+
+
+def burst_phase(url: str, process: psutil.Process, folder: Path, uploads: int, side: int, slider_moves: int = 10) -> dict:
+    """`uploads` big pictures at once, the slider moved during them; the server's RSS before, at peak and after."""
+    from gradio_client import Client, handle_file
+
+    big = big_png(folder, side)
+    page, move = slider_page(url)
+    clients = [Client(url, verbose=False) for _ in range(uploads)]
+    for i in range(3):
+        move(i)  # warm
+    quiet_ms = [timed(move, i) for i in range(slider_moves)]
+    time.sleep(1.0)
+    rss_before = process.memory_info().rss
+    peak, sampling = [rss_before], threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.02):
+            peak.append(process.memory_info().rss)
+
+    outcomes: list[tuple[float, str | None]] = []
+    lock = threading.Lock()
+
+    def upload(client) -> None:
+        t = time.perf_counter()
+        try:
+            client.predict(handle_file(str(big)), "gaussian", 0.3, 0, api_name="/denoise")
+            error = None
+        except Exception as e:  # noqa: BLE001 - counted and reported
+            error = str(e)[:200]
+        with lock:
+            outcomes.append((time.perf_counter() - t, error))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    start = time.perf_counter()
+    threads = [threading.Thread(target=upload, args=(c,)) for c in clients]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)  # the uploads are on their way (or queued) before the slider moves
+    busy_ms = []
+    for i in range(slider_moves):
+        if all(not t.is_alive() for t in threads):
+            break
+        busy_ms.append(timed(move, i))
+    for t in threads:
+        t.join(timeout=600)
+    wall = time.perf_counter() - start
+    time.sleep(3.0)
+    sampling.set()
+    sampler.join()
+    rss_after = process.memory_info().rss
+    page.close()
+    seconds = sorted(s for s, error in outcomes if error is None)
+    return {
+        "uploads": uploads, "side": side, "png_kb": big.stat().st_size / 1024, "wall_s": wall,
+        "succeeded": len(seconds), "errors": [error for _, error in outcomes if error is not None][:3],
+        "upload_p50_s": statistics.median(seconds) if seconds else None, "upload_max_s": seconds[-1] if seconds else None,
+        "rss_before_mb": rss_before / 2**20, "rss_peak_mb": max(peak) / 2**20, "rss_after_mb": rss_after / 2**20,
+        "slider_quiet_ms": statistics.median(quiet_ms), "slider_busy_ms": statistics.median(busy_ms) if busy_ms else None,
+        "slider_busy_max_ms": max(busy_ms) if busy_ms else None, "slider_busy_moves": len(busy_ms),
+    }
 
 
 def request_args(i: int, image) -> tuple:
@@ -148,12 +288,28 @@ def run(clients: int, requests: int, sequential: int) -> dict:
         return {"concurrent": concurrent_phase(url, image, clients, requests), "sequential": sequential_phase(url, image, process, sequential)}
 
 
+def print_burst(b: dict) -> None:
+    print(f"burst: {b['uploads']} uploads at once of a {b['side']} x {b['side']} PNG ({b['png_kb']:.0f} KB): {b['succeeded']} succeeded "
+          f"in {b['wall_s']:.1f} s (each {b['upload_p50_s'] or 0:.1f} s p50, {b['upload_max_s'] or 0:.1f} s max, queue included)")
+    for error in b["errors"]:
+        print(f"  error: {error}")
+    print(f"  server RSS: {b['rss_before_mb']:.0f} MB before, {b['rss_peak_mb']:.0f} MB at peak, {b['rss_after_mb']:.0f} MB after")
+    print(f"  strength slider (over the queue, as the page): {b['slider_quiet_ms']:.0f} ms p50 alone, "
+          f"{b['slider_busy_ms'] or 0:.0f} ms p50 / {b['slider_busy_max_ms'] or 0:.0f} ms max during the burst ({b['slider_busy_moves']} moves)")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=50)
     p.add_argument("--requests", type=int, default=10, help="requests per concurrent client")
     p.add_argument("--sequential", type=int, default=2000)
+    p.add_argument("--burst", type=int, default=0, help="only the burst: this many big uploads at once")
+    p.add_argument("--side", type=int, default=6000, help="side of the burst's PNG in pixels")
     args = p.parse_args()
+    if args.burst:
+        with tempfile.TemporaryDirectory() as tmp, app_server() as (url, process):
+            print_burst(burst_phase(url, process, Path(tmp), args.burst, args.side))
+        return
     result = run(args.clients, args.requests, args.sequential)
     c, s = result["concurrent"], result["sequential"]
     print(f"concurrent: {c['clients']} clients x {args.requests} requests: {c['successes']} succeeded, {c['failures']} failed; "

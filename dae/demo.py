@@ -1,11 +1,14 @@
-"""What the app does, as plain functions: noise a digit, run the models, render the results.
+"""The demo's engine, as plain functions: noise a digit, run the models, score and render the results.
 
-`app.py` only lays these out in Gradio; the tests call them directly. Inputs that a person (or
-an API client) can get wrong raise `InputError` with a message meant for them.
+`dae.ui` builds each event of the app from these, and `app.py` only lays the page out. Inputs
+that a person (or an API client) can get wrong raise `InputError` with a message meant for them.
 """
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -13,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
+from PIL import Image
+from torch import Tensor, nn
 
 from . import metrics
 from .checkpoint import load_model
@@ -81,12 +85,28 @@ def check_controls(kind: str, strength: float, seed: float | int) -> tuple[str, 
     return kind, strength, int(seed_f)
 
 
+def score(clean: Tensor, noisy: Tensor, outputs: dict[str, Tensor]) -> dict[str, dict[str, float]]:
+    """MSE and PSNR of the noisy input and of each model's output against the clean digit.
+
+    Each model also gets `psnr_gain_db`, its PSNR minus the noisy input's: what denoising bought.
+    Computed here once, so the page's table and the API's JSON cannot disagree.
+    """
+    def mse_psnr(y: Tensor) -> dict[str, float]:
+        return {"mse": metrics.mse(y, clean).item(), "psnr": metrics.psnr(y, clean).item()}
+
+    scores = {"noisy": mse_psnr(noisy)}
+    for name, y in outputs.items():
+        s = mse_psnr(y)
+        scores[name] = s | {"psnr_gain_db": s["psnr"] - scores["noisy"]["psnr"]}
+    return scores
+
+
 @dataclass
 class Result:
     clean: np.ndarray  # (28, 28) floats in [0, 1]
     noisy: np.ndarray
     outputs: dict[str, np.ndarray]  # model name -> reconstruction
-    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # "noisy" / model -> mse, psnr
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # see score()
 
 
 class Denoiser:
@@ -106,8 +126,8 @@ class Denoiser:
         noisy = add_noise(x, kind, strength, seed)
         names = self.models if models is None else models
         outputs = {name: self.models[name](noisy) for name in names}
-        scores = {name: {"mse": metrics.mse(y, x).item(), "psnr": metrics.psnr(y, x).item()} for name, y in {"noisy": noisy, **outputs}.items()}
-        return Result(clean=x[0, 0].numpy(), noisy=noisy[0, 0].numpy(), outputs={k: v[0, 0].numpy() for k, v in outputs.items()}, scores=scores)
+        return Result(clean=x[0, 0].numpy(), noisy=noisy[0, 0].numpy(), outputs={k: v[0, 0].numpy() for k, v in outputs.items()},
+                      scores=score(x, noisy, outputs))
 
     @torch.inference_mode()
     def interpolate(self, a: np.ndarray, b: np.ndarray, t: list[float] | np.ndarray, model: str = "dae") -> np.ndarray:
@@ -124,11 +144,21 @@ def output_images(result: Result, name: str) -> tuple[np.ndarray, np.ndarray]:
     return upscale(out), error_image(np.abs(out - result.clean))
 
 
-def strip(images: np.ndarray, scale: int = 4, gap: int = 2) -> np.ndarray:
-    """(k, 28, 28) -> one uint8 row of upscaled digits separated by grey gaps."""
-    tiles = [upscale(img, scale) for img in images]
-    sep = np.full((tiles[0].shape[0], gap), 128, dtype=np.uint8)
-    return np.concatenate([part for tile in tiles for part in (tile, sep)][:-1], axis=1)
+def png_data_uri(image: np.ndarray) -> str:
+    """(28, 28) float in [0, 1] -> an inline PNG (a few hundred bytes; the browser scales it up)."""
+    buffer = io.BytesIO()
+    Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buffer, format="png")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def path_html(images: np.ndarray, caption: str) -> str:
+    """The decoded points of a latent path as a row of digits that wraps on narrow screens."""
+    steps = len(images)
+    tiles = "".join(
+        f'<img src="{png_data_uri(img)}" alt="step {i + 1} of {steps}" title="t = {i / max(steps - 1, 1):.2f}">'
+        for i, img in enumerate(images)
+    )
+    return f'<figure class="dae-path"><figcaption>{html.escape(caption)}</figcaption><div class="dae-path-steps">{tiles}</div></figure>'
 
 
 def metrics_markdown(result: Result, names: dict[str, str] | None = None) -> str:
@@ -138,8 +168,7 @@ def metrics_markdown(result: Result, names: dict[str, str] | None = None) -> str
     lines = ["| | MSE | PSNR | gain |", "|---|---:|---:|---:|", f"| noisy input | {noisy['mse']:.4f} | {_db(noisy['psnr'])} | |"]
     for name, s in result.scores.items():
         if name != "noisy":
-            gain = s["psnr"] - noisy["psnr"]
-            lines.append(f"| {names.get(name, name)} | {s['mse']:.4f} | {_db(s['psnr'])} | **{gain:+.2f} dB** |")
+            lines.append(f"| {names.get(name, name)} | {s['mse']:.4f} | {_db(s['psnr'])} | **{s['psnr_gain_db']:+.2f} dB** |")
     return "\n".join(lines)
 
 
@@ -149,9 +178,4 @@ def _db(value: float) -> str:
 
 def result_json(result: Result) -> dict:
     """The metrics as the API returns them: plain numbers, PSNR in dB."""
-    noisy = result.scores["noisy"]
-    out = {"noisy": {k: round(v, 6) for k, v in noisy.items()}}
-    for name, s in result.scores.items():
-        if name != "noisy":
-            out[name] = {k: round(v, 6) for k, v in s.items()} | {"psnr_gain_db": round(s["psnr"] - noisy["psnr"], 6)}
-    return out
+    return {name: {k: round(v, 6) for k, v in s.items()} for name, s in result.scores.items()}
