@@ -35,10 +35,11 @@ PREVIEW_SIDE = 256
 MAX_SKETCH_SIDE = 4 * 320  # the app's 320 x 320 canvas, with room for a device pixel ratio up to 4
 STROKE_SIDE = 128  # strokes are measured and re-drawn at most this large
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R BT.601, as PIL's convert("L")
-# Stroke width of MNIST test digits in 28 x 28 pixels (see
-# `stroke_width`): quartiles and median, measured over the 10,000 test digits. Drawings whose
-# strokes would come out outside the quartiles are re-drawn at the median width.
-MNIST_STROKE = (1.87, 2.25, 2.75)
+# Stroke width of MNIST's digits in 28 x 28 pixels (`stroke_width`): 1st percentile, median and
+# 99th percentile over the 10,000 test digits. A drawing or photo whose strokes would come out
+# outside that range, thinner or fatter than almost any MNIST digit, is re-drawn at the median
+# width (`normalise_strokes`); inside it, a digit keeps the strokes it has.
+MNIST_STROKE = (1.25, 2.25, 4.69)
 
 
 class InputError(ValueError):
@@ -79,7 +80,7 @@ def mnist_style(ink: np.ndarray) -> np.ndarray | None:
     top, left = rows.min(), cols.min()
     crop = ink[top : rows.max() + 1, left : cols.max() + 1]
     h, w = crop.shape
-    if BOX - 1 <= max(h, w) <= BOX:
+    if _mnist_sized(crop):
         small, top0, left0 = crop, top, left
     else:
         scale = BOX / max(h, w)
@@ -99,6 +100,12 @@ def mnist_style(ink: np.ndarray) -> np.ndarray | None:
     return out
 
 
+def _mnist_sized(ink: np.ndarray) -> bool:
+    """Whether the ink's bounding box is already as long as MNIST's digits (19-20 px): not resampled."""
+    rows, cols = np.nonzero(ink > 0)
+    return rows.size > 0 and BOX - 1 <= max(np.ptp(rows), np.ptp(cols)) + 1 <= BOX
+
+
 def _whole_pixels(shift: float) -> int:
     """Round a shift to whole pixels, half a pixel towards zero (half a pixel off is centred)."""
     return int(math.copysign(max(math.ceil(abs(shift) - 0.5 - 1e-9), 0), shift))
@@ -113,7 +120,7 @@ def stroke_width(ink: np.ndarray) -> float:
     """
     ink = np.asarray(ink, dtype=np.float32)
     up = 4 if max(ink.shape) <= 2 * SIZE else 1
-    mask = (ndi.zoom(ink, up, order=1) if up > 1 else ink) > 0.5
+    mask = np.pad((ndi.zoom(ink, up, order=1) if up > 1 else ink) > 0.5, 1)  # background all round
     skeleton = skeletonize(mask)
     if not skeleton.any():
         return 0.0
@@ -122,25 +129,25 @@ def stroke_width(ink: np.ndarray) -> float:
 
 
 def normalise_strokes(ink: np.ndarray) -> np.ndarray:
-    """The digit cropped, with its strokes re-drawn at MNIST's median width when far from MNIST's.
+    """The ink, its strokes re-drawn at MNIST's median width when MNIST's own digits are never that thin or fat.
 
-    A fixed brush makes a digit drawn small a fat blob once scaled to 20 px, and one drawn big
-    a hairline. Outside MNIST's interquartile range (relative to the digit's size), the strokes
-    are eroded (or grown) evenly along their signed distance to the edge, which keeps their
-    shape and cannot invent strokes. The work is done on a copy at most STROKE_SIDE px long:
-    a few times the 20 px it is going to, which keeps a large canvas cheap.
+    Width relative to the digit's size is what counts: a fixed brush makes a digit drawn small a
+    fat blob once scaled to 20 px, a pen makes a big digit on paper a hairline. Outside the range
+    of MNIST's digits, the strokes are eroded (or grown) evenly along their signed distance to
+    the edge, which keeps their shape and cannot invent strokes. The work is done on a copy at
+    most STROKE_SIDE px long, a few times the 20 px it is going to, which keeps it cheap.
     """
     ink = np.asarray(ink, dtype=np.float32)
     rows, cols = np.nonzero(ink > 0)
     if rows.size == 0:
         return ink
-    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    if max(ink.shape) > STROKE_SIDE:
-        scale = STROKE_SIDE / max(ink.shape)
-        size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
-        ink = np.asarray(Image.fromarray(ink, mode="F").resize(size, Image.Resampling.BOX))
-    length = max(ink.shape)
-    width = stroke_width(ink)
+    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    if max(crop.shape) > STROKE_SIDE:
+        scale = STROKE_SIDE / max(crop.shape)
+        size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+        crop = np.asarray(Image.fromarray(crop, mode="F").resize(size, Image.Resampling.BOX))
+    length = max(crop.shape)
+    width = stroke_width(crop)
     if width == 0 or MNIST_STROKE[0] <= width * BOX / length <= MNIST_STROKE[2]:
         return ink
     target = MNIST_STROKE[1]
@@ -148,7 +155,7 @@ def normalise_strokes(ink: np.ndarray) -> np.ndarray:
     # (width - 2e) * BOX / (length - 2e) = target for e.
     e = (width - target * length / BOX) / (2 * (1 - target / BOX))
     pad = int(max(-e, 0)) + 2
-    mask = np.pad(ink > 0.5, pad)
+    mask = np.pad(crop > 0.5, pad)
     signed = np.where(mask, ndi.distance_transform_edt(mask) - 0.5, 0.5 - ndi.distance_transform_edt(~mask))
     e = min(e, float(signed.max()) - 1.0)  # never erode a digit away
     return np.clip(signed - e + 0.5, 0, 1).astype(np.float32)
@@ -245,8 +252,12 @@ def bounded(image: Image.Image, max_side: int = WORK_SIDE) -> Image.Image:
     w, h = image.size
     if max(w, h) <= max_side:
         return image
-    scale = max_side / max(w, h)
-    return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BOX)
+    factor = math.ceil(max(w, h) / max_side)
+    if image.mode in ("LA", "RGBA"):  # PIL would premultiply a full-size copy first; band by band costs one band
+        return Image.merge(image.mode, [image.getchannel(band).reduce(factor) for band in image.getbands()])
+    if image.mode in ("L", "RGB", "CMYK", "I", "F"):
+        return image.reduce(factor)  # integer-factor block means: the cheapest full-size pass
+    return image.resize((max(1, w // factor), max(1, h // factor)), Image.Resampling.BOX)
 
 
 # --- Where the ink is --------------------------------------------------------------------------
@@ -339,14 +350,16 @@ def _photo_ink(planes: np.ndarray) -> np.ndarray | None:
     shadows and page edges (`_digit_strokes`).
     """
     _, h, w = planes.shape
-    k = max(1, round(max(h, w) / 160))  # the paper's brightness is smooth: estimate it at about 160 px
+    k = max(1, round(max(h, w) / 400))  # the paper's brightness at about 400 px: fine enough to keep the edge of a shadow or a page sharp
     small = np.stack([_shrink(p, k) for p in planes])
-    light = _light_ink(np.tensordot(LUMA, small, 1) if len(small) == 3 else small[0])
+    gray = np.tensordot(LUMA, small, 1) if len(small) == 3 else small[0]
+    light = _light_ink(_shrink(gray, max(1, round(max(gray.shape) / 128))))
     envelope, sign = (ndi.grey_opening, 1) if light else (ndi.grey_closing, -1)
     window = max(3, round(min(small.shape[1:]) / 4))
     ratio = None
     for plane, coarse in zip(planes, small):
-        paper = _expand(ndi.gaussian_filter(envelope(coarse, size=window), window / 6), (h, w))
+        # The median first: a speck must not punch a window-sized hole into the paper's estimate.
+        paper = _expand(ndi.gaussian_filter(envelope(ndi.median_filter(coarse, 3), size=window), 1), (h, w))
         # A floor on the paper: a channel that is black on the paper carries no light to compare.
         contrast = sign * (plane - paper) / np.maximum(paper, 0.05)
         ratio = contrast if ratio is None else np.maximum(ratio, contrast)
@@ -357,8 +370,8 @@ def _photo_ink(planes: np.ndarray) -> np.ndarray | None:
 def _light_ink(gray: np.ndarray) -> bool:
     """Whether the ink is lighter than the paper: which of darker or lighter details stand out more.
 
-    Compared with a wide blur of the picture (the paper, give or take the light), strokes stand
-    far out; gradients, soft shadows and paper texture do not.
+    Compared with a wide blur of a small copy of the picture (the paper, give or take the
+    light), strokes stand far out; gradients, soft shadows and paper texture do not.
     """
     detail = gray - ndi.gaussian_filter(gray, max(gray.shape) / 10)
     lighter = np.clip(detail - 0.15, 0, None).sum()
@@ -369,27 +382,43 @@ def _light_ink(gray: np.ndarray) -> bool:
 def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     """From a map of ink contrast, the digit's strokes as ink in [0, 1], or None if there are none.
 
-    Strong contrast is ink for sure; weak contrast counts only right next to it (a stroke's soft
-    edge), so a faint shadow edge touching the digit does not join it. Components whose strong
-    ink runs into the picture's border are page edges, a table or a shadow, unless nothing else
-    is left. Of the rest, the digit is the strongest component and the pieces near it.
+    Strong contrast is ink for sure (ink on paper stands out by a quarter of the paper's
+    brightness or more; noise, texture and a shadow's rim do not); weak contrast counts only
+    right next to it (a stroke's soft edge), so a faint shadow edge touching the digit does not
+    join it. A region whose strong contrast runs along the picture's border is a page edge, the
+    table or a shadow, and everything in it is dropped; specks are too small to be a digit.
+    Components that touch the border count only when nothing inside is left (a tightly cropped
+    digit), and then only if large and not thin lines (the rim of a page edge or a shadow). Of
+    the rest, the digit is the strongest component and the pieces near it.
     """
     noise = 1.4826 * float(np.median(np.abs(ratio - np.median(ratio))))
     low = max(4 * noise, 0.06)
-    peak = float(ratio.max())
-    if peak < 2 * low or peak < 0.1:
-        return None
-    high = max(2 * low, 0.5 * peak)
+    high = max(2 * low, 0.5 * float(ratio.max()), 0.25)
     strong = ratio > high
-    mask = (ratio > low) & ndi.binary_dilation(strong, np.ones((3, 3), bool), iterations=3)
-    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    if not strong.any():
+        return None
+    h, w = ratio.shape
+    square = np.ones((3, 3), bool)
+    regions, n = ndi.label(ratio > low, structure=square)
+    contact = np.bincount(_border(np.where(strong, regions, 0)), minlength=n + 1)  # strong pixels on the border
+    contact[0] = 0
+    clutter = (contact > min(h, w) / 8)[regions]
+    labels, n = ndi.label((ratio > low) & ndi.binary_dilation(strong, square, iterations=3) & ~clutter, structure=square)
     has_strong = np.zeros(n + 1, dtype=bool)
     has_strong[np.unique(labels[strong])] = True
-    on_border = np.zeros(n + 1, dtype=bool)
-    on_border[np.unique(_border(np.where(strong, labels, 0)))] = True
-    candidates = (has_strong & ~on_border)[1:] if (has_strong & ~on_border)[1:].any() else has_strong[1:]
+    touches = np.zeros(n + 1, dtype=bool)
+    touches[np.unique(_border(labels))] = True
+    boxes = ndi.find_objects(labels)
+    sides = np.array([[0, 0]] + [sorted((b[0].stop - b[0].start, b[1].stop - b[1].start)) for b in boxes])
+    big = sides[:, 1] >= max(h, w) / 25  # a dot, never a digit
+    stout = sides[:, 1] <= 12 * sides[:, 0]  # not a line
+    candidates = has_strong & big & ~touches
+    if not candidates[1:].any():  # a tightly cropped digit: then it fills much of the picture
+        candidates = has_strong & stout & (sides[:, 1] >= min(h, w) / 4)
+    if not candidates[1:].any():
+        return None
     mass = np.bincount(labels.ravel(), ratio.ravel(), minlength=n + 1)[1:]
-    keep = np.concatenate([[False], _nearby_group(candidates, mass, ndi.find_objects(labels))])
+    keep = np.concatenate([[False], _nearby_group(candidates[1:], mass, boxes)])
     stroke = keep[labels]
     full = float(np.percentile(ratio[stroke & strong], 90))
     ink = np.where(stroke, np.clip((ratio - low) / max(full - low, 1e-3), 0, 1), 0).astype(np.float32)
@@ -441,12 +470,18 @@ def preview(image: Image.Image) -> np.ndarray:
 
 
 def read_upload(path: str | Path) -> Upload:
-    """An uploaded image file -> its digit and a preview, decoded once; InputError when unusable or blank."""
+    """An uploaded image file -> its digit and a preview, decoded once; InputError when unusable or blank.
+
+    A digit that is not MNIST's size already (an MNIST PNG is left exactly as it is) gets
+    MNIST-like strokes, as a drawing does.
+    """
     image = open_image(path)
     ink = image_ink(image)
+    if ink is not None and not _mnist_sized(ink):
+        ink = normalise_strokes(ink)
     digit = mnist_style(ink) if ink is not None else None
     if digit is None:
-        raise InputError("This image looks blank (a single colour): there is no digit to denoise.")
+        raise InputError("This image looks blank: no digit was found in it.")
     return Upload(digit, preview(image))
 
 
