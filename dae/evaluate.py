@@ -87,7 +87,7 @@ COLUMN_TITLES = {"noisy": "noisy input", "dae": "DAE", "unet": "U-Net", "median3
 
 
 @torch.inference_mode()
-def reconstruct(model: nn.Module, noisy: Tensor, batch_size: int = 1000) -> Tensor:
+def reconstruct(model: nn.Module, noisy: Tensor, batch_size: int = 256) -> Tensor:
     """The model's outputs, computed on the model's device in batches, returned on `noisy`'s device."""
     weight = next(model.parameters(), None)
     device = noisy.device if weight is None else weight.device

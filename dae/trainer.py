@@ -3,7 +3,8 @@
 The recipe is the specification's: Adam (lr 1e-3, betas (0.9, 0.999), weight decay 1e-5),
 batch 64, 10 epochs, MSE between the reconstruction of the noisy image and the clean image.
 What is ours is everything around it: blind noise by default, the data on the device, no host
-synchronisation per step, atomic checkpoints after every epoch, and exact resumption.
+synchronisation per step, the whole step replayed as one CUDA graph on a GPU (dae.cuda_graph),
+atomic checkpoints after every epoch, and exact resumption.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -24,13 +26,15 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import checkpoint, plots
-from .data import load_mnist, random_batches, to_float
-from .evaluate import evaluate
+from .cuda_graph import GraphedStep, make_capturable
+from .data import load_mnist, to_float
+from .evaluate import evaluate, sample_panels
 from .files import write_json
 from .model import ARCHITECTURES
 from .noise import NOISE_KINDS, add_noise, blind_noise
 
 TEST_NOISE_SEED = 4321
+FINAL_EVAL_IMAGES = 2000  # the first N test digits scored at every level after training; dae.evaluate scores all 10,000
 
 
 class TrainingError(Exception):
@@ -55,6 +59,9 @@ class TrainConfig:
     betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={
         "help": "Adam's betas", "metavar": ("BETA1", "BETA2"), "run": True})
     weight_decay: float = field(default=1e-5, metadata={"help": "Adam's weight decay", "run": True})
+    lr_schedule: str = field(default="constant", metadata={
+        "help": "constant (the specification's) or cosine: decay to 0 over all the epochs, step by step",
+        "choices": ("constant", "cosine"), "run": True})
     noise: str = field(default="blind", metadata={
         "help": "blind: a random kind and strength per image; or one fixed kind", "choices": ("blind", *NOISE_KINDS), "run": True})
     strength: float | None = field(default=None, metadata={
@@ -65,6 +72,8 @@ class TrainConfig:
     limit: int | None = field(default=None, metadata={"help": "train on the first N images only", "metavar": "N", "run": True})
     resume: bool = field(default=False, metadata={
         "help": "continue the run in --out from its last completed epoch, with its saved settings"})
+    cuda_graph: bool = field(default=True, metadata={
+        "help": "launch each kernel of the training step from Python instead of replaying it as one captured CUDA graph (CUDA only; for debugging)"})
     log_every: int = 50  # steps between loss read-backs (the only host syncs)
     threads: int | None = field(default=None, metadata={"help": "CPU threads", "default_text": "torch's choice"})
 
@@ -185,7 +194,7 @@ def corrupt(clean: Tensor, config: TrainConfig, generator: torch.Generator) -> T
 
 
 @torch.inference_mode()
-def test_loss(model: nn.Module, clean: Tensor, noisy: Tensor, batch_size: int = 2000) -> float:
+def held_out_loss(model: nn.Module, clean: Tensor, noisy: Tensor, batch_size: int = 2000) -> float:
     """Mean MSE over the test set; the noisy test set is drawn once, so epochs compare fairly."""
     model.eval()
     total = sum(F.mse_loss(model(n), c, reduction="sum") for n, c in zip(noisy.split(batch_size), clean.split(batch_size)))
@@ -200,6 +209,22 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     )
 
 
+def lr_at(step: int, total_steps: int, config: TrainConfig) -> float:
+    """The learning rate of a global step: a pure function of it, so --resume continues the schedule exactly."""
+    if config.lr_schedule == "cosine":
+        return config.lr * 0.5 * (1.0 + math.cos(math.pi * step / total_steps))
+    return config.lr
+
+
+def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """Write the rate in place where it is a device tensor (a captured graph reads that tensor)."""
+    for group in optimizer.param_groups:
+        if torch.is_tensor(group["lr"]):
+            group["lr"].fill_(lr)
+        else:
+            group["lr"] = lr
+
+
 def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clean: Tensor, config: TrainConfig, generator: torch.Generator) -> Tensor:
     """One optimisation step on a clean batch; returns the loss as a device tensor (no sync)."""
     noisy = corrupt(clean, config, generator)
@@ -208,6 +233,19 @@ def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, clean: Tensor
     loss.backward()
     optimizer.step()
     return loss.detach()
+
+
+def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tensor, config: TrainConfig,
+              generator: torch.Generator, graphed: bool) -> Callable[[Tensor], Tensor]:
+    """`step(index)`: one optimisation step on images[index], eager or replayed from a CUDA graph."""
+
+    def step_fn(clean: Tensor, g: torch.Generator) -> Tensor:
+        return train_step(model, optimizer, clean, config, g)
+
+    if graphed:
+        make_capturable(optimizer)
+        return GraphedStep(step_fn, model, optimizer, images, generator, to_float)
+    return lambda index: step_fn(to_float(images[index]), generator)
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
@@ -241,18 +279,24 @@ def train(config: TrainConfig) -> dict[str, Any]:
             print(f"{out}: all {config.epochs} epochs are already done (pass a larger --epochs to train on)")
 
     steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    graphed = device.type == "cuda" and config.cuda_graph
     print(
-        f"training {config.arch} ({sum(p.numel() for p in model.parameters()):,} parameters) on {device}, "
-        f"{len(train_images):,} images, noise {config.noise}, epochs {start_epoch + 1}..{config.epochs} -> {out}"
+        f"training {config.arch} ({sum(p.numel() for p in model.parameters()):,} parameters) on {device}"
+        f"{' (CUDA graph)' if graphed else ''}, {len(train_images):,} images, noise {config.noise}, "
+        f"epochs {start_epoch + 1}..{config.epochs} -> {out}"
     )
     model.train()
+    run_step = make_step(model, optimizer, train_images, config, generator, graphed)
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
         losses = torch.zeros(steps_per_epoch, device=device)  # read back every log_every steps only
         bar = tqdm(total=len(train_images), desc=f"epoch {epoch + 1}/{config.epochs}", unit="img", unit_scale=True, leave=False, mininterval=0.5)
         try:
-            for step, clean in enumerate(random_batches(train_images, config.batch_size, generator)):
-                losses[step] = train_step(model, optimizer, clean, config, generator)
+            order = torch.randperm(len(train_images), generator=generator, device=device)
+            for step, index in enumerate(order.split(config.batch_size)):
+                if config.lr_schedule != "constant":
+                    set_lr(optimizer, lr_at(epoch * steps_per_epoch + step, config.epochs * steps_per_epoch, config))
+                losses[step] = run_step(index)
                 if (step + 1) % config.log_every == 0 or step + 1 == steps_per_epoch:
                     recent = losses[max(0, step + 1 - config.log_every) : step + 1].mean().item()
                     if not math.isfinite(recent):
@@ -261,21 +305,21 @@ def train(config: TrainConfig) -> dict[str, Any]:
                             f"The last good checkpoint (epoch {epoch}) is kept in {out}. Try a lower --lr."
                         )
                     bar.set_postfix(loss=f"{recent:.4f}", refresh=False)
-                bar.update(len(clean))
+                bar.update(len(index))
         finally:
             bar.close()
         epoch_seconds = time.perf_counter() - t0
         epoch_losses = losses.tolist()
         history["train_loss"] += epoch_losses
         history["epoch_train_loss"].append(sum(epoch_losses) / len(epoch_losses))
-        history["test_loss"].append(test_loss(model, test_clean, test_noisy))
+        history["test_loss"].append(held_out_loss(model, test_clean, test_noisy))
         history["epoch_seconds"].append(epoch_seconds)
         print(
             f"epoch {epoch + 1}/{config.epochs}: train loss {history['epoch_train_loss'][-1]:.5f}, "
             f"test loss {history['test_loss'][-1]:.5f}, {len(train_images) / epoch_seconds:,.0f} img/s, {epoch_seconds:.1f} s"
         )
         save_epoch(model, optimizer, generator, config, history, epoch + 1, len(train_images))
-    return finish(model, config, history, test_clean.cpu(), steps_per_epoch, len(train_images), device)
+    return finish(model, config, history, test_clean, steps_per_epoch, len(train_images), device)
 
 
 def _checkpoint_config(config: TrainConfig, history: dict[str, Any], epoch: int, n_train: int) -> dict[str, Any]:
@@ -304,27 +348,32 @@ def save_epoch(model, optimizer, generator, config: TrainConfig, history, epoch:
 
 
 def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_epoch: int, n_train: int, device) -> dict[str, Any]:
-    """Figures, the model's scores at every evaluation noise level (no baselines), and metrics.json."""
+    """Figures, the model's scores at every evaluation noise level (no baselines), and metrics.json.
+
+    All of it runs on the training device in a few large batches, on the first FINAL_EVAL_IMAGES
+    test digits (the noise is drawn as dae.evaluate draws it, so the figures are comparable).
+    """
     out = Path(config.out)
     model = model.eval()
-    cpu_model = ARCHITECTURES[config.arch]().eval()
-    cpu_model.load_state_dict(model.state_dict())
-    rows = evaluate({config.arch: cpu_model}, test_clean, baselines=False)
+    clean = test_clean[:FINAL_EVAL_IMAGES]
+    rows = evaluate({config.arch: model}, clean, baselines=False)
     title = f"{config.arch}, noise {config.noise}" + (f" {config.strength}" if config.strength is not None else "")
     plots.loss_plot(out / "loss.png", history["train_loss"], history["test_loss"], steps_per_epoch, title)
-    plots.samples_plot(out / "samples.png", {"output": cpu_model}, test_clean[:8], title)
+    plots.samples_plot(out / "samples.png", sample_panels({"output": model}, clean[:8]), title)
     seconds = sum(history["epoch_seconds"])
     metrics = {
         "arch": config.arch,
         "epochs": len(history["test_loss"]),
         "train_images": n_train,
         "device": str(device) if device.type == "cpu" else f"cuda ({torch.cuda.get_device_name(device)})",
+        "cuda_graph": device.type == "cuda" and config.cuda_graph,
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
         "torch": torch.__version__,
         "train_seconds": round(seconds, 2),
         "images_per_second": round(n_train * len(history["epoch_seconds"]) / seconds),
         "epoch_train_loss": history["epoch_train_loss"],
         "test_loss": history["test_loss"],
+        "scored_test_images": len(clean),
         "psnr": {f"{r['noise']} {r['level']:g}": {k: round(v["psnr"], 3) for k, v in r["scores"].items()} for r in rows},
         "ssim": {f"{r['noise']} {r['level']:g}": {k: round(v["ssim"], 4) for k, v in r["scores"].items()} for r in rows},
     }
