@@ -46,9 +46,9 @@ def time_event(block_fn, args_for, repeats: int) -> list[float]:
     times = []
     for i in range(repeats):
         t = time.perf_counter()
-        outputs = block_fn.fn(*args_for(i))
-        for component, value in zip(block_fn.outputs, outputs):
-            if value is not None:
+        outputs = block_fn.fn(*args_for(i))  # {component: value}, as app.keyed hands it to Gradio
+        for component, value in outputs.items():
+            if value is not None and not isinstance(value, dict):
                 component.postprocess(value)  # what Gradio does with a return value: PNG into the cache
         times.append((time.perf_counter() - t) * 1e3)
     return times
@@ -63,12 +63,12 @@ def sketch_value(size: int = 320) -> dict:
 
 def bench_handler(demo, repeats: int) -> None:
     digit = load_samples()[0][42]
-    slider = event(demo, "render")  # the function behind the slider (and the other controls)
+    slider = event(demo, "results")  # the function behind the slider (and the seed box)
     for _ in range(20):
-        slider.fn(digit, "gaussian", 0.5, 0)
+        slider.fn(digit, "gaussian", 0.5, 0, False)
     ms = time_event(slider, lambda i: (digit, "gaussian", (i % 100) / 100, i, False), repeats)
     print(f"handler, slider move (noise + model + error map + PNG encoding): {summary(ms)}")
-    sketch = event(demo, "on_sketch")
+    sketch = event(demo, "drawn")
     value = sketch_value()
     ms = time_event(sketch, lambda i: (value, "mask", 0.5, i, False), repeats)
     print(f"handler, new drawing (320x320 sketch -> 28x28, then the same): {summary(ms)}")
@@ -90,9 +90,9 @@ def bench_client(demo, repeats: int) -> None:
             return canned
 
         with demo:  # same inputs and outputs as /denoise, no work
-            gr.Button(visible=False).click(do_nothing, denoise.inputs, denoise.outputs, api_name="do_nothing")
-        demo.queue(default_concurrency_limit=4)
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, ssr_mode=False)
+            gr.Button(visible=False).click(do_nothing, denoise.inputs, denoise.outputs, api_name="do_nothing",
+                                       concurrency_id=denoise.concurrency_id)
+        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **app.LAUNCH)
         try:
             client = Client(demo.local_url, verbose=False)
             args = lambda i: (handle_file(str(path)), "gaussian", (i % 100) / 100, i)  # noqa: E731
@@ -116,8 +116,7 @@ def bench_client(demo, repeats: int) -> None:
 def bench_browser(demo, repeats: int) -> None:
     from playwright.sync_api import sync_playwright
 
-    demo.queue(default_concurrency_limit=4)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, css=app.CSS, ssr_mode=False)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **app.LAUNCH)
     times = []
     try:
         with sync_playwright() as p:
@@ -126,7 +125,7 @@ def bench_browser(demo, repeats: int) -> None:
             page = browser.new_page(viewport={"width": 1300, "height": 1100})
             page.goto(demo.local_url, wait_until="load")
             page.get_by_role("tab", name="MNIST samples").click()
-            page.locator("#samples button").nth(42).click()
+            page.locator("#samples button.thumbnail-item").nth(42).click()
             page.wait_for_selector("#recon img")
             slider = page.locator("#strength input[type=range]")
             for i in range(repeats + 5):

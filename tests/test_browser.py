@@ -1,20 +1,28 @@
-"""A real browser (Debian's chromium driven by Playwright) using the page like a person.
+"""A real browser (Debian's chromium driven by Playwright) using the page like a person, on a
+laptop (1400 x 1000) and a phone (390 x 844), with the mouse and with the keyboard.
 
+Every wait is for a condition, with generous time limits (a slow, shared 2-core CI box).
 Screenshots of the run go to $DAE_ARTIFACTS (default: test-artifacts/), never into git.
 """
 
+import io
 import os
 import shutil
-import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 import app
+from dae.samples import load_samples
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("DAE_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync"]
+LAPTOP, PHONE = {"width": 1400, "height": 1000}, {"width": 390, "height": 844}
+WAIT = 60_000  # ms: the longest any condition may take on a slow, busy machine
+RESULTS = ("clean", "noisy", "recon", "error")
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install chromium)")
@@ -23,8 +31,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is
 @pytest.fixture(scope="module")
 def url():
     demo = app.build_demo(app.load_denoiser())
-    demo.queue(default_concurrency_limit=4)
-    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, css=app.CSS, ssr_mode=False)
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **app.LAUNCH)
     try:
         yield demo.local_url
     finally:
@@ -32,101 +39,297 @@ def url():
 
 
 @pytest.fixture(scope="module")
-def page(url):
+def browser():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1300, "height": 1100})
-        page.goto(url, wait_until="load")
-        page.wait_for_selector("#sketch canvas")
-        yield page
+        yield browser
         browser.close()
 
 
-def image_src(page, elem_id: str) -> str | None:
+def open_page(browser, url, viewport, theme="light"):
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(WAIT)
+    page.goto(url + ("?__theme=dark" if theme == "dark" else ""), wait_until="load")
+    page.wait_for_selector("#sketch canvas")
+    # ready to draw: the page selects the Brush tool itself (the canvas ignores the mouse until then)
+    page.wait_for_function("() => !document.querySelector('#sketch').innerText.includes('select the draw tool')")
+    return page
+
+
+@pytest.fixture(scope="module")
+def laptop(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    yield page
+    page.close()
+
+
+def src(page, elem_id: str) -> str | None:
     img = page.locator(f"#{elem_id} img")
     return img.first.get_attribute("src") if img.count() else None
 
 
-def wait_for_change(page, elem_id: str, old: str | None, timeout: float = 20.0) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        src = image_src(page, elem_id)
-        if src and src != old:
-            return src
-        time.sleep(0.02)
-    raise AssertionError(f"#{elem_id} did not update within {timeout} s")
+def changed(page, elem_id: str, old: str | None) -> str:
+    """Wait until #elem_id shows an image other than `old`; return its URL."""
+    page.wait_for_function(
+        "([id, old]) => { const img = document.querySelector('#' + id + ' img'); return img && img.src && img.src !== old; }",
+        arg=[elem_id, old or ""])
+    return src(page, elem_id)
+
+
+def emptied(page, elem_id: str) -> None:
+    page.wait_for_function("id => !document.querySelector('#' + id + ' img')", arg=elem_id)
+
+
+def pixels(page, url: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(page.request.get(url).body())).convert("L"))
+
+
+def shown_digit(page, elem_id: str = "clean") -> np.ndarray:
+    """The 28 x 28 digit an 8x result image shows."""
+    return pixels(page, src(page, elem_id))[::8, ::8]
+
+
+def sample_of(page, gallery: str) -> int | None:
+    """The index of the highlighted thumbnail in a gallery, or None."""
+    return page.evaluate("""id => {
+        const all = [...document.querySelectorAll('#' + id + ' button.thumbnail-item')];
+        const i = all.findIndex((b) => b.classList.contains('selected'));
+        return i < 0 ? null : i; }""", gallery)
 
 
 def draw_stroke(page):
-    canvas = page.locator("#sketch canvas").first
-    box = canvas.bounding_box()
-    cx, top, height = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2, box["height"] * 0.6
+    box = page.locator("#sketch canvas").first.bounding_box()
+    cx, top, height = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.3, box["height"] * 0.4
     page.mouse.move(cx, top)
     page.mouse.down()
     page.mouse.move(cx + 10, top + height, steps=20)
     page.mouse.up()
 
 
-def test_draw_move_slider_pick_sample(page):
-    # 1. Ready to draw on load (the brush is selected), and the hint shows.
-    assert "Draw a digit" in page.locator("#metrics").inner_text()
-    page.wait_for_timeout(800)
-    draw_stroke(page)
-    for elem in ("clean", "noisy", "recon", "error"):
-        wait_for_change(page, elem, None)
-    metrics = page.locator("#metrics").inner_text()
-    assert "noisy input" in metrics and "dB" in metrics
-    page.screenshot(path=ARTIFACTS / "1-drawn.png", full_page=True)
+def box(page, selector: str) -> dict:
+    b = page.locator(selector).first.bounding_box()
+    assert b is not None, f"{selector} is not visible"
+    return b
 
-    # 2. Moving the strength slider updates the outputs live.
-    before = {e: image_src(page, e) for e in ("noisy", "recon", "error")}
+
+def overlap(a: dict, b: dict, tolerance: float = 1.0) -> bool:
+    return (a["x"] + a["width"] > b["x"] + tolerance and b["x"] + b["width"] > a["x"] + tolerance
+            and a["y"] + a["height"] > b["y"] + tolerance and b["y"] + b["height"] > a["y"] + tolerance)
+
+
+def inside_viewport(b: dict, viewport: dict) -> bool:
+    return b["x"] >= 0 and b["y"] >= 0 and b["x"] + b["width"] <= viewport["width"] and b["y"] + b["height"] <= viewport["height"]
+
+
+# ---- a laptop, with the mouse --------------------------------------------------------------------
+
+
+def test_draw_then_slider_seed_and_samples(laptop):
+    page = laptop
+    assert "Draw a digit" in page.locator("#metrics").inner_text()
+    draw_stroke(page)
+    for elem in RESULTS:
+        changed(page, elem, None)
+    assert "noisy input" in page.locator("#metrics").inner_text()
+    page.screenshot(path=ARTIFACTS / "laptop-1-drawn.png", full_page=True)
+
+    # The strength slider updates every result live.
+    before = {e: src(page, e) for e in ("noisy", "recon", "error")}
     page.locator("#strength input[type=range]").fill("0.9")
     for elem, old in before.items():
-        wait_for_change(page, elem, old)
-    assert page.locator("#metrics").inner_text() != metrics
-    page.screenshot(path=ARTIFACTS / "2-slider.png", full_page=True)
+        changed(page, elem, old)
 
-    # 3. A gallery sample replaces the drawing.
-    clean_before = image_src(page, "clean")
+    # The seed applies when the box is left with Tab, not only on Enter.
+    old = src(page, "noisy")
+    page.locator("#seed input").fill("5")
+    page.keyboard.press("Tab")
+    changed(page, "noisy", old)
+
+    # A gallery sample replaces the drawing, and is highlighted.
     page.get_by_role("tab", name="MNIST samples").click()
-    page.locator("#samples button").nth(33).click()
-    wait_for_change(page, "clean", clean_before)
-    page.screenshot(path=ARTIFACTS / "3-sample.png", full_page=True)
+    clean_before = src(page, "clean")
+    page.locator("#samples button.thumbnail-item").nth(33).click()
+    changed(page, "clean", clean_before)
+    samples = load_samples()[0]
+    assert np.array_equal(shown_digit(page), (samples[33] * 255 + 0.5).astype(np.uint8))
+    assert sample_of(page, "samples") == 33
 
-    # 4. Another noise kind changes the slider's range and the outputs.
-    noisy_before = image_src(page, "noisy")
-    page.get_by_role("radio", name="Mask (dropped pixels)").check()
-    wait_for_change(page, "noisy", noisy_before)
-    page.screenshot(path=ARTIFACTS / "4-mask.png", full_page=True)
+    # "Random digit": the highlight follows the digit shown.
+    previous = 33
+    for _ in range(3):
+        old = src(page, "clean")
+        page.locator("#random").click()
+        changed(page, "clean", old)
+        page.wait_for_function("""previous => {
+            const all = [...document.querySelectorAll('#samples button.thumbnail-item')];
+            const i = all.findIndex((b) => b.classList.contains('selected'));
+            return i >= 0 && i !== previous; }""", arg=previous)
+        previous = sample_of(page, "samples")
+        assert np.array_equal(shown_digit(page), (samples[previous] * 255 + 0.5).astype(np.uint8)), previous
+    page.screenshot(path=ARTIFACTS / "laptop-2-random.png", full_page=True)
+
+    # Back on the Draw tab, the results are the drawing's again.
+    old = src(page, "clean")
+    page.get_by_role("tab", name="Draw").click()
+    changed(page, "clean", old)
+    assert sample_of(page, "samples") is not None  # the samples tab keeps its own pick
 
 
-def test_compare_and_latent_space(page):
-    page.get_by_role("tab", name="Denoise").click()
-    if page.locator("#compare input").is_visible():
-        old = image_src(page, "unet-recon")
-        page.locator("#compare input").check()
-        wait_for_change(page, "unet-recon", old)
-        assert "U-Net" in page.locator("#metrics").inner_text()
-        page.screenshot(path=ARTIFACTS / "5-compare.png", full_page=True)
+def test_compare_and_latent_space(laptop):
+    page = laptop
+    page.get_by_role("tab", name="MNIST samples").click()
+    old = src(page, "clean")
+    page.locator("#samples button.thumbnail-item").nth(57).click()
+    changed(page, "clean", old)
+
+    # The U-Net checkpoint is committed: the comparison is always offered.
+    page.locator("#compare input").check()
+    changed(page, "unet-recon", None)
+    assert "U-Net" in page.locator("#metrics").inner_text()
+    page.screenshot(path=ARTIFACTS / "laptop-3-compare.png", full_page=True)
+
     page.get_by_role("tab", name="Latent space").click()
-    first = wait_for_change(page, "latent-point", None)
-    assert image_src(page, "latent-strip")
+    first = changed(page, "latent-point", None)
+    assert page.locator("#latent-path img").count() == 11
+    assert (sample_of(page, "latent-a"), sample_of(page, "latent-b")) == (0, 99)
     page.locator("#latent-t input[type=range]").fill("0.9")
-    wait_for_change(page, "latent-point", first)
-    page.screenshot(path=ARTIFACTS / "6-latent.png", full_page=True)
+    first = changed(page, "latent-point", first)
 
+    # Pick the start from a thumbnail.
+    old = src(page, "latent-start")
+    page.locator("#latent-a button.thumbnail-item").nth(25).click()
+    changed(page, "latent-start", old)
+    assert sample_of(page, "latent-a") == 25
 
-def test_a_bad_upload_shows_a_message_and_the_page_keeps_working(page, tmp_path):
+    # "End at the digit in the Denoise tab": the end picker moves to it.
+    old = src(page, "latent-end")
+    page.locator("#use-b").click()
+    changed(page, "latent-end", old)
+    page.wait_for_function("() => document.querySelector('#latent-b button.thumbnail-item.selected')?.getAttribute('aria-label') === 'Thumbnail 58 of 100'")
+    assert "MNIST sample 58" in page.locator("#latent-status").inner_text()
+    page.screenshot(path=ARTIFACTS / "laptop-4-latent.png", full_page=True)
     page.get_by_role("tab", name="Denoise").click()
+    page.locator("#compare input").uncheck()
+
+
+def test_a_bad_upload_clears_the_results_and_says_so_once(laptop, tmp_path):
+    page = laptop
+    page.get_by_role("tab", name="MNIST samples").click()
+    old = src(page, "clean")
+    page.locator("#samples button.thumbnail-item").nth(12).click()
+    changed(page, "clean", old)
+
     page.get_by_role("tab", name="Upload").click()
     fake = tmp_path / "digit.png"
     fake.write_text("this is not an image")
-    page.locator("#upload input[type=file]").set_input_files(str(fake))
-    page.get_by_text("not an image that can be read").first.wait_for(timeout=20_000)
-    page.screenshot(path=ARTIFACTS / "7-bad-upload.png", full_page=True)
-    # the page still answers: a sample still gets denoised
-    old = image_src(page, "clean")
+    for attempt in range(2):  # twice: still one message
+        if attempt:
+            page.locator("#upload button[aria-label=Clear]").click()  # removing the file clears its message too
+            page.get_by_text("not an image that can be read").first.wait_for(state="detached")
+        page.locator("#upload input[type=file]").set_input_files(str(fake))
+        page.get_by_text("not an image that can be read").first.wait_for()
+    for elem in RESULTS:
+        emptied(page, elem)  # nothing of the sample stays beside the bad file
+    assert page.get_by_text("not an image that can be read").count() == 1
+    assert page.locator(".toast-body").count() == 0
+    page.screenshot(path=ARTIFACTS / "laptop-5-bad-upload.png", full_page=True)
+
+    # A good upload: the picture itself is shown beside the digit it became.
+    good = tmp_path / "seven.png"
+    Image.fromarray((load_samples()[0][70] * 255).astype(np.uint8)).resize((140, 140)).save(good)
+    page.locator("#upload button[aria-label=Clear]").click()
+    page.locator("#upload input[type=file]").set_input_files(str(good))
+    changed(page, "clean", None)
+    changed(page, "preview", None)
+
+
+# ---- a laptop, with the keyboard -----------------------------------------------------------------
+
+
+def test_keyboard_radio_group_gallery_stop_and_focus_rings(laptop):
+    page = laptop
     page.get_by_role("tab", name="MNIST samples").click()
-    page.locator("#samples button").nth(12).click()
-    wait_for_change(page, "clean", old)
+
+    # The 100 thumbnails are one Tab stop, after "Random digit"; arrow keys move inside, Enter picks.
+    page.locator("#random").focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('#samples') !== null")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('#samples') === null")
+    page.keyboard.press("Shift+Tab")
+    start = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    page.keyboard.press("ArrowRight")
+    moved = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
+    assert start.startswith("Thumbnail") and moved.startswith("Thumbnail") and moved != start
+    old = src(page, "clean")
+    page.keyboard.press("Enter")
+    changed(page, "clean", old)
+
+    # The noise kinds are one radio group: arrow keys move the choice, and the slider follows.
+    page.locator("#kind input[value=gaussian]").check()
+    page.locator("#kind input[value=gaussian]").focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('#kind input:checked')?.value === 'mask'")
+    page.wait_for_function("() => document.querySelector('#strength input[type=range]').max === '0.9'")
+    outline = page.evaluate("() => getComputedStyle(document.activeElement)['outline-style'] + ' ' + getComputedStyle(document.activeElement)['outline-width']")
+    assert outline.split()[0] != "none" and float(outline.split()[1].rstrip("px")) >= 2, outline
+    page.locator("#strength input[type=range]").focus()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Tab")  # focus by keyboard: :focus-visible
+    outline = page.evaluate("() => getComputedStyle(document.activeElement)['outline-style'] + ' ' + getComputedStyle(document.activeElement)['outline-width']")
+    assert page.evaluate("() => document.activeElement.type") == "range"
+    assert outline.split()[0] != "none" and float(outline.split()[1].rstrip("px")) >= 2, outline
+
+
+# ---- a phone ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_phone_layout(browser, url, theme):
+    page = open_page(browser, url, PHONE, theme)
+    try:
+        # The brush tools do not cover the drawing area (a CANVAS-px square at the editor's zoom, centred).
+        canvas = box(page, "#sketch canvas")
+        zoom = float(page.locator("#sketch .zoom-number").inner_text().strip().rstrip("%")) / 100
+        side = app.ui.CANVAS * zoom
+        area = {"x": canvas["x"] + (canvas["width"] - side) / 2, "y": canvas["y"] + (canvas["height"] - side) / 2, "width": side, "height": side}
+        assert not overlap(box(page, "#sketch .toolbar-wrap"), area), (box(page, "#sketch .toolbar-wrap"), area)
+        assert inside_viewport(box(page, "#sketch .toolbar-wrap"), PHONE)
+
+        # After drawing, the four results are on screen, without scrolling, none over another or the canvas.
+        draw_stroke(page)
+        for elem in RESULTS:
+            changed(page, elem, None)
+        boxes = {elem: box(page, f"#{elem} img") for elem in RESULTS}
+        for elem, b in boxes.items():
+            assert inside_viewport(b, PHONE), (elem, b)
+            assert b["width"] >= 60, (elem, b)
+            assert not overlap(b, box(page, "#sketch")), elem
+        assert not any(overlap(boxes[a], boxes[b]) for a in RESULTS for b in RESULTS if a < b)
+        page.screenshot(path=ARTIFACTS / f"phone-{theme}-1-drawn.png")
+
+        # The metrics table: every number and header on one line, the table within the screen.
+        page.locator("#metrics table").scroll_into_view_if_needed()
+        lines = page.evaluate("""() => [...document.querySelectorAll('#metrics tr')].flatMap((row) =>
+            [...row.children].slice(1).map((cell) => {
+              const range = document.createRange(); range.selectNodeContents(cell);
+              return [cell.innerText, new Set([...range.getClientRects()].map((r) => Math.round(r.bottom))).size]; }))""")
+        assert lines and all(n <= 1 for _, n in lines), lines
+        table = box(page, "#metrics table")
+        assert table["x"] >= 0 and table["x"] + table["width"] <= PHONE["width"], table
+        page.screenshot(path=ARTIFACTS / f"phone-{theme}-2-page.png", full_page=True)
+
+        # The latent tab: both ends, the point and every step of the path readable, the caption over none of them.
+        page.get_by_role("tab", name="Latent space").click()
+        changed(page, "latent-point", None)
+        for elem in ("latent-start", "latent-point", "latent-end"):
+            assert box(page, f"#{elem} img")["width"] >= 80, elem
+        steps = [page.locator("#latent-path img").nth(i).bounding_box() for i in range(11)]
+        assert all(s["width"] >= 40 and s["height"] >= 40 for s in steps), steps
+        caption = box(page, "#latent-path figcaption")
+        assert not any(overlap(caption, s) for s in steps)
+        assert all(s["x"] >= 0 and s["x"] + s["width"] <= PHONE["width"] for s in steps)
+        page.screenshot(path=ARTIFACTS / f"phone-{theme}-3-latent.png", full_page=True)
+    finally:
+        page.close()
