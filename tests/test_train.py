@@ -103,7 +103,9 @@ def test_the_fixed_noise_flags_are_the_noise_trained_on(tmp_path, monkeypatch, p
 
     monkeypatch.setitem(ARCHITECTURES, "dae", Watched)
     data = plain_mnist(tmp_path / "data", pixel)
-    config = train_py.parse_args(["--data-dir", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "16", *flags])
+    # on the CPU the step runs eagerly, one forward call per batch (a CUDA graph would replay without calling it)
+    config = train_py.parse_args(["--data-dir", str(data), "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "16",
+                                  "--device", "cpu", *flags])
     train(config)
     assert len(seen) == 4  # 64 images, batches of 16
     for batch in seen:
@@ -143,7 +145,7 @@ def test_resume_alone_continues_a_non_default_run_with_its_own_settings(tiny_mni
 @pytest.fixture(scope="module")
 def saved_run(tiny_mnist, tmp_path_factory) -> TrainConfig:
     config = TrainConfig(data_dir=str(tiny_mnist), out=str(tmp_path_factory.mktemp("saved") / "run"), epochs=1,
-                         limit=64, batch_size=32, noise="mask", strength=0.3)
+                         limit=64, batch_size=32, noise="mask", strength=0.3, device="cpu")
     train(config)
     return config
 
@@ -341,7 +343,7 @@ PAUSING_DRIVER = textwrap.dedent(f"""
     sys.exit(train.main(sys.argv[3:]))
 """)
 STEPS_PER_EPOCH = 64  # tiny_mnist's 512 images in batches of 8
-SLOW_ARGS = ("--batch-size", "8", "--epochs", "3")
+SLOW_ARGS = ("--batch-size", "8", "--epochs", "3", "--device", "cpu")  # eager steps: the pausing forward runs
 
 
 def wait_for(predicate, proc: subprocess.Popen, timeout: float = 120.0) -> None:
