@@ -280,17 +280,13 @@ def image_ink(image: Image.Image) -> np.ndarray | None:
         alpha = rgba[..., 3]
         if alpha.min() < 128 < alpha.max():
             # Transparent background: the opaque part is the digit, whatever its colour.
-            return _nonblank(alpha.astype(np.float32) / 255.0)
+            return alpha.astype(np.float32) / 255.0
         levels = rgba[..., :3]
         planes = levels.transpose(2, 0, 1).astype(np.float32) / 255.0  # one contiguous plane per channel
     background = _uniform_background(levels)
     if background is not None:
         return _clean_ink(planes, background / 255.0)
     return _photo_ink(planes)
-
-
-def _nonblank(ink: np.ndarray) -> np.ndarray | None:
-    return ink if ink.max() > 0 else None
 
 
 def _uniform_background(levels: np.ndarray) -> np.ndarray | None:
@@ -323,7 +319,7 @@ def _clean_ink(planes: np.ndarray, background: np.ndarray) -> np.ndarray | None:
         return None  # a single colour (or nearly): nothing drawn
     possible = float(np.maximum(background, 1 - background).max())
     full = possible if peak >= possible - 1.5 / 255 else peak
-    return _nonblank(np.clip(contrast / full, 0, 1))
+    return np.clip(contrast / full, 0, 1)
 
 
 def _shrink(a: np.ndarray, k: int) -> np.ndarray:
@@ -382,10 +378,9 @@ def _light_ink(gray: np.ndarray) -> bool:
 def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     """From a map of ink contrast, the digit's strokes as ink in [0, 1], or None if there are none.
 
-    Strong contrast is ink for sure (ink on paper stands out by a quarter of the paper's
-    brightness or more; noise, texture and a shadow's rim do not); weak contrast counts only
-    right next to it (a stroke's soft edge), so a faint shadow edge touching the digit does not
-    join it. A region whose strong contrast runs along the picture's border is a page edge, the
+    Strong contrast (twice the weak threshold, which is four noise levels, and half the
+    strongest) is ink for sure; weak contrast counts only right next to it (a stroke's soft
+    edge), so a faint shadow edge touching the digit does not join it. A region whose strong contrast runs along the picture's border is a page edge, the
     table or a shadow, and everything in it is dropped; specks are too small to be a digit.
     Components that touch the border count only when nothing inside is left (a tightly cropped
     digit), and then only if large and not thin lines (the rim of a page edge or a shadow). Of
@@ -393,7 +388,7 @@ def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     """
     noise = 1.4826 * float(np.median(np.abs(ratio - np.median(ratio))))
     low = max(4 * noise, 0.06)
-    high = max(2 * low, 0.5 * float(ratio.max()), 0.25)
+    high = max(2 * low, 0.5 * float(ratio.max()))
     strong = ratio > high
     if not strong.any():
         return None
@@ -421,8 +416,7 @@ def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     keep = np.concatenate([[False], _nearby_group(candidates[1:], mass, boxes)])
     stroke = keep[labels]
     full = float(np.percentile(ratio[stroke & strong], 90))
-    ink = np.where(stroke, np.clip((ratio - low) / max(full - low, 1e-3), 0, 1), 0).astype(np.float32)
-    return _nonblank(ink)
+    return np.where(stroke, np.clip((ratio - low) / max(full - low, 1e-3), 0, 1), 0).astype(np.float32)
 
 
 def _nearby_group(candidates: np.ndarray, mass: np.ndarray, boxes: list) -> np.ndarray:
