@@ -399,7 +399,7 @@ def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     regions, n = ndi.label(ratio > low, structure=square)
     contact = np.bincount(_border(np.where(strong, regions, 0)), minlength=n + 1)  # strong pixels on the border
     contact[0] = 0
-    clutter = (contact > min(h, w) / 8)[regions]
+    clutter = (contact > min(h, w) / 2)[regions]
     labels, n = ndi.label((ratio > low) & ndi.maximum_filter(strong, size=7) & ~clutter, structure=square)
     has_strong = np.zeros(n + 1, dtype=bool)
     has_strong[np.unique(labels[strong])] = True

@@ -74,8 +74,8 @@ def _gradient(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return 1 - rng.uniform(0.15, 0.45) * t
 
 
-def _page_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
-    """1 on the page, 0 on the table beyond one (slightly tilted) edge of it."""
+def _page_mask(h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """1 on the page, 0 on the table beyond one (slightly tilted) edge of it; and how deep the table reaches in."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     side = rng.integers(4)
     depth = rng.uniform(0.04, 0.12)
@@ -88,7 +88,7 @@ def _page_mask(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         d = xx - (depth * w + tilt * (yy - h / 2))
     else:
         d = (w - xx) - (depth * w + tilt * (yy - h / 2))
-    return np.clip(d + 0.5, 0, 1), side, depth
+    return np.clip(d + 0.5, 0, 1), depth
 
 
 def make_photo(digit: np.ndarray, rng: np.random.Generator, light_on_dark: bool | None = None,
@@ -100,8 +100,8 @@ def make_photo(digit: np.ndarray, rng: np.random.Generator, light_on_dark: bool 
         page_edge = bool(rng.random() < 0.3)
     ink_rgb, paper_rgb = (LIGHT_ON_DARK if light_on_dark else DARK_ON_LIGHT)[rng.integers(3 if light_on_dark else 6)]
     h, w = (int(v) for v in rng.integers(*side_range, size=2))
-    page, side, depth = _page_mask(h, w, rng) if page_edge else (np.ones((h, w), np.float32), None, 0.0)
-    margin = int(np.ceil(depth * max(h, w))) + 8 if page_edge else 8
+    page, depth = _page_mask(h, w, rng) if page_edge else (np.ones((h, w), np.float32), 0.0)
+    margin = int(np.ceil((depth + 0.04) * max(h, w))) + 8 if page_edge else 8  # clear of the (tilted) table
 
     # The digit's 28 x 28 frame takes 25-90 % of the photo's shorter side, anywhere on the page.
     frame = int(rng.uniform(0.25, 0.9) * (min(h, w) - 2 * margin))

@@ -500,3 +500,28 @@ def test_a_pen_hairline_gets_mnist_like_strokes(tmp_path):
     digit = digit_from_file(path)
     assert MNIST_STROKE[0] <= middle_row_width(digit) <= MNIST_STROKE[2]
     assert digit.max() > 0.9
+
+
+def paper_photo(tmp_path, marks, size=(600, 600), name="marks.jpg"):
+    """A JPEG of noisy off-white paper with dark blue rectangles (y0, y1, x0, x1) on it."""
+    rng = np.random.default_rng(1)
+    paper = np.full((*size, 3), (235, 232, 222), dtype=np.float32) + rng.normal(0, 3, (*size, 3))
+    for y0, y1, x0, x1 in marks:
+        paper[y0:y1, x0:x1] = (30, 35, 95)
+    return save(Image.fromarray(paper.clip(0, 255).astype(np.uint8)), tmp_path, name, format="jpeg", quality=85)
+
+
+def test_a_digit_in_pieces_is_kept_whole_and_a_far_blot_dropped(tmp_path):
+    """A '5'-like pair: a bar 300 px tall and a top bar 10 px apart from it; far away in a corner,
+    a 30 px blot. The two pieces make the digit (the top bar ends up top right); the blot does not."""
+    path = paper_photo(tmp_path, [(150, 450, 290, 310), (150, 170, 320, 420), (520, 550, 40, 70)])
+    digit = digit_from_file(path)
+    rows, cols = np.nonzero(digit > 0.3)
+    assert digit[rows.min() : rows.min() + 2, cols.min() + 3 :].max() > 0.5  # the top bar, right of the vertical one
+    assert (digit[:, cols.min()] > 0.3).sum() >= 19  # the leftmost ink is the 20 px bar, not a blot
+
+
+def test_a_tightly_cropped_photo_still_has_its_digit(tmp_path):
+    """Cropped to the digit: a '1' running from the photo's top edge to its bottom edge."""
+    digit = digit_from_file(paper_photo(tmp_path, [(0, 300, 90, 120)], size=(300, 210)))
+    assert_mnist_like(digit)
