@@ -176,6 +176,24 @@ def test_picking_a_sample_shows_it_highlights_it_and_its_results(handlers):
     assert "DAE" in r["status"] and "U-Net" not in r["status"]
 
 
+class Always:
+    """A random generator that always draws `value` (for what happens when it draws the digit on screen)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def integers(self, high: int) -> int:
+        return min(self.value, high - 1)
+
+
+def test_random_digit_never_repeats_the_digit_on_screen(denoiser):
+    samples, labels = load_samples()
+    for current in (0, 41, 98):  # the generator draws the index on screen: the next sample is shown instead
+        r = ui.DemoUI(denoiser, samples, labels, rng=Always(current)).random_pick(current, "gaussian", 0.5, 0, False)
+        assert r["sample"] == current + 1
+    assert ui.DemoUI(denoiser, samples, labels, rng=Always(98)).random_pick(99, "gaussian", 0.5, 0, False)["sample"] == 98
+
+
 def test_random_digit_moves_the_gallery_highlight_to_the_digit_shown(handlers):
     current = 5
     for _ in range(30):
