@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from dae.data import load_mnist  # noqa: E402
+from dae.data import load_mnist, shuffled_batches  # noqa: E402
 from dae.model import DAE  # noqa: E402
 from dae.trainer import TrainConfig, corrupt, make_optimizer, make_step, pick_device  # noqa: E402
 from tests.mnist_files import write_synthetic_mnist  # noqa: E402
@@ -97,7 +97,7 @@ def ours_runner(root: str, device: torch.device, config: TrainConfig, steps: int
     def run() -> float:
         count, done = 0, 0
         while done < steps:
-            for index in islice(torch.randperm(len(images), generator=generator, device=device).split(config.batch_size), steps - done):
+            for index in islice(shuffled_batches(len(images), config.batch_size, generator, device), steps - done):
                 losses[done] = step(index)
                 count += len(index)
                 done += 1

@@ -10,7 +10,6 @@ AssertionError.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -118,12 +117,12 @@ def to_float(images: Tensor) -> Tensor:
     return images.unsqueeze(1).float().div_(255.0)
 
 
-def random_batches(images: Tensor, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Tensor]:
-    """One epoch of shuffled float batches drawn by index from a device-resident uint8 tensor.
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator | None = None,
+                     device: torch.device | str = "cpu") -> tuple[Tensor, ...]:
+    """One epoch of shuffled index batches into a device-resident split, drawn on that device.
 
     The last batch is smaller when the batch size does not divide the split (as a DataLoader
-    with drop_last=False does).
+    with drop_last=False does). Indices, not images: the trainer gathers and converts each batch
+    inside its (possibly graph-captured) step.
     """
-    perm = torch.randperm(len(images), generator=generator, device=images.device)
-    for start in range(0, len(images), batch_size):
-        yield to_float(images[perm[start : start + batch_size]])
+    return torch.randperm(n, generator=generator, device=device).split(batch_size)

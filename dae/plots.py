@@ -27,11 +27,11 @@ def _save(fig: plt.Figure, path: Path) -> None:
 def loss_plot(path: Path, train_loss: list[float], test_loss: list[float], steps_per_epoch: int, title: str) -> None:
     """Training loss against iterations, with the test loss after each epoch (as 'Loss vs Iters')."""
     fig, ax = plt.subplots(figsize=(7, 4))
-    steps = torch.arange(1, len(train_loss) + 1)
+    steps = torch.arange(1, len(train_loss) + 1).numpy()
     ax.plot(steps, train_loss, lw=0.6, alpha=0.35, color="tab:blue", label="training batch loss")
     window = max(1, steps_per_epoch // 10)
     if len(train_loss) >= window:
-        smooth = torch.tensor(train_loss).unfold(0, window, 1).mean(1)
+        smooth = torch.tensor(train_loss).unfold(0, window, 1).mean(1).numpy()
         ax.plot(steps[window - 1 :], smooth, lw=1.5, color="tab:blue", label=f"training loss ({window}-step mean)")
     epochs_end = [steps_per_epoch * (i + 1) for i in range(len(test_loss))]
     ax.plot(epochs_end, test_loss, "o-", color="tab:orange", label="test loss (end of epoch)")
@@ -57,7 +57,7 @@ def samples_plot(path: Path, panels: list[tuple[str, dict[str, Tensor]]], title:
         grid = make_grid(torch.cat([images.cpu() for images in rows.values()]), nrow=k, padding=2, pad_value=0.5)
         ax = axes[i % rows_per_column, i // rows_per_column]
         ax.set_axis_on()
-        ax.imshow(grid[0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.imshow(grid[0].numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         ax.set_title(panel_title, fontsize=10)
         ax.set_yticks([16 + 30 * j for j in range(len(rows))], list(rows), fontsize=8)
         ax.set_xticks([])

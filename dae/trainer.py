@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from . import checkpoint, plots
 from .cuda_graph import GraphedStep, make_capturable
-from .data import load_mnist, to_float
+from .data import load_mnist, shuffled_batches, to_float
 from .evaluate import evaluate, sample_panels
 from .files import write_json
 from .model import ARCHITECTURES
@@ -292,8 +292,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
         losses = torch.zeros(steps_per_epoch, device=device)  # read back every log_every steps only
         bar = tqdm(total=len(train_images), desc=f"epoch {epoch + 1}/{config.epochs}", unit="img", unit_scale=True, leave=False, mininterval=0.5)
         try:
-            order = torch.randperm(len(train_images), generator=generator, device=device)
-            for step, index in enumerate(order.split(config.batch_size)):
+            for step, index in enumerate(shuffled_batches(len(train_images), config.batch_size, generator, device)):
                 if config.lr_schedule != "constant":
                     set_lr(optimizer, lr_at(epoch * steps_per_epoch + step, config.epochs * steps_per_epoch, config))
                 losses[step] = run_step(index)

@@ -6,7 +6,7 @@ Skipped where there is no GPU (CI has none); run them on a GPU with `python -m p
 import pytest
 import torch
 
-from dae.data import load_mnist
+from dae.data import load_mnist, shuffled_batches
 from dae.model import ARCHITECTURES
 from dae.noise import add_noise, blind_noise
 from dae.trainer import TrainConfig, make_optimizer, make_step, set_lr, train
@@ -28,7 +28,7 @@ def run_steps(images, config, graphed, steps, seed=0):
     losses = torch.zeros(steps, device="cuda")
     done = 0
     while done < steps:
-        for index in torch.randperm(len(images), generator=generator, device="cuda").split(config.batch_size):
+        for index in shuffled_batches(len(images), config.batch_size, generator, "cuda"):
             if done == steps:
                 break
             losses[done] = step(index)

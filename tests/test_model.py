@@ -73,7 +73,8 @@ def test_unet_shapes_and_range():
     x = torch.rand(3, 1, 28, 28)
     y = m(x)
     assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
-    assert sum(p.numel() for p in m.parameters()) == 474_209
+    # 474,209 in the convolutions, plus the global context: 128*32+32, 512*256+256, 256*512+512, 32*128+128
+    assert sum(p.numel() for p in m.parameters()) == 474_209 + 4_128 + 131_328 + 131_584 + 4_224
 
 
 def test_unet_is_residual():
@@ -81,10 +82,30 @@ def test_unet_is_residual():
     from dae.model import UNet
 
     m = UNet().eval()
+    torch.nn.init.normal_(m.context.expand.weight)  # whatever the rest computes...
     torch.nn.init.zeros_(m.out.weight)
     torch.nn.init.zeros_(m.out.bias)
     x = torch.rand(2, 1, 28, 28)
-    assert torch.equal(m(x), x)
+    assert torch.equal(m(x), x)  # ...the output is the input plus out(...) = the input
+
+
+def test_unet_context_sees_the_whole_digit():
+    """The global bottleneck: one code from the whole 4 x 4 map, added back to every position."""
+    from dae.model import GlobalContext
+
+    torch.manual_seed(0)
+    block = GlobalContext(8).eval()
+    torch.nn.init.normal_(block.expand.weight)
+    x = torch.rand(1, 8, 4, 4)
+    y = x.clone()
+    y[..., 0, 0] += 1.0  # change one corner only
+    with torch.no_grad():
+        delta = (block(y) - y) - (block(x) - x)  # the context's contribution, with the residual taken out
+    assert delta[..., 3, 3].abs().max() > 0  # reaches the opposite corner: a 1x1 conv alone could not
+    torch.nn.init.zeros_(block.expand.weight)
+    torch.nn.init.zeros_(block.expand.bias)
+    with torch.no_grad():
+        assert torch.equal(block(x), x)  # starts as the identity
 
 
 def test_initialisation_uses_each_layers_true_fan_in():

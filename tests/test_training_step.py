@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dae.data import load_mnist, to_float
+from dae.data import load_mnist, shuffled_batches, to_float
 from dae.evaluate import evaluate, wins_table
 from dae.model import DAE
 from dae.noise import blind_noise
@@ -38,7 +38,7 @@ def test_make_step_is_the_textbook_step(tiny_mnist):
 
     model_a, opt_a, gen_a = fresh()
     step = make_step(model_a, opt_a, images, config, gen_a, graphed=False)
-    losses_a = [step(index).item() for index in torch.randperm(len(images), generator=gen_a).split(64)]
+    losses_a = [step(index).item() for index in shuffled_batches(len(images), 64, gen_a)]
 
     model_b, opt_b, gen_b = fresh()
     losses_b = []
