@@ -379,28 +379,32 @@ def _light_ink(gray: np.ndarray) -> bool:
 def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     """From a map of ink contrast, the digit's strokes as ink in [0, 1], or None if there are none.
 
-    Strong contrast (twice the weak threshold, which is four noise levels, and half the
+    Contrast above four noise levels may be ink. A region of twice that contrast that runs along
+    the picture's border for half a side is a page edge, the table or a shadow, and is dropped
+    whole. Of the rest, strong contrast (twice the weak threshold, and half the
     strongest) is ink for sure; weak contrast counts only right next to it (a stroke's soft
-    edge), so a faint shadow edge touching the digit does not join it. A region whose strong contrast runs along the picture's border is a page edge, the
-    table or a shadow, and everything in it is dropped; specks are too small to be a digit.
-    Components that touch the border count only when nothing inside is left (a tightly cropped
-    digit), and then only if large and not thin lines (the rim of a page edge or a shadow). Of
-    the rest, the digit is the strongest component and the pieces near it.
+    edge), so a faint shadow edge touching the digit does not join it. Specks are too small to
+    be a digit. Components that touch the border count only when nothing inside is left (a
+    tightly cropped digit), and then only if large and not thin lines (the rim of a page edge or
+    a shadow). Of the rest, the digit is the strongest component and the pieces near it.
     """
     sample = ratio[::4, ::4]  # plenty for two medians
     noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     low = max(4 * noise, 0.06)
+    h, w = ratio.shape
+    square = np.ones((3, 3), bool)
+    regions, n = ndi.label(ratio > 2 * low, structure=square)
+    contact = np.bincount(_border(regions), minlength=n + 1)
+    contact[0] = 0
+    # Dropped with a margin of a fiftieth of the picture: its rim, where the paper's estimate
+    # (made on a smaller copy) cannot follow the sharp edge, goes with it.
+    clutter = ndi.maximum_filter((contact > min(h, w) / 2)[regions], size=2 * (max(h, w) // 100) + 1)
+    ratio = np.where(clutter, 0, ratio)
     high = max(2 * low, 0.5 * float(ratio.max()))
     strong = ratio > high
     if not strong.any():
         return None
-    h, w = ratio.shape
-    square = np.ones((3, 3), bool)
-    regions, n = ndi.label(ratio > low, structure=square)
-    contact = np.bincount(_border(np.where(strong, regions, 0)), minlength=n + 1)  # strong pixels on the border
-    contact[0] = 0
-    clutter = (contact > min(h, w) / 2)[regions]
-    labels, n = ndi.label((ratio > low) & ndi.maximum_filter(strong, size=7) & ~clutter, structure=square)
+    labels, n = ndi.label((ratio > low) & ndi.maximum_filter(strong, size=7), structure=square)
     has_strong = np.zeros(n + 1, dtype=bool)
     has_strong[np.unique(labels[strong])] = True
     touches = np.zeros(n + 1, dtype=bool)

@@ -103,8 +103,9 @@ def make_photo(digit: np.ndarray, rng: np.random.Generator, light_on_dark: bool 
     page, depth = _page_mask(h, w, rng) if page_edge else (np.ones((h, w), np.float32), 0.0)
     margin = int(np.ceil((depth + 0.04) * max(h, w))) + 8 if page_edge else 8  # clear of the (tilted) table
 
-    # The digit's 28 x 28 frame takes 25-90 % of the photo's shorter side, anywhere on the page.
-    frame = int(rng.uniform(0.25, 0.9) * (min(h, w) - 2 * margin))
+    # The digit's 28 x 28 frame takes 25-90 % of the photo's shorter side (as much as fits beside
+    # a table), anywhere on the page.
+    frame = int(min(rng.uniform(0.25, 0.9) * min(h, w), min(h, w) - 2 * margin))
     strokes = pen_strokes(digit, frame)
     fh, fw = strokes.shape
     top = int(rng.integers(margin, max(margin + 1, h - fh - margin)))
