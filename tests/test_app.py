@@ -164,6 +164,26 @@ def test_the_queue_is_bounded(server, digit_png, monkeypatch):
         page.close()
 
 
+def test_the_cache_cleans_itself(digit_png, monkeypatch):
+    """Result images and uploads are deleted once older than CACHE_CLEANUP's age (here 10 s, checked every second)."""
+    import time
+
+    monkeypatch.setattr(app, "CACHE_CLEANUP", (1, 10))  # long enough for the request itself to finish
+    demo = app.build_demo(app.load_denoiser())
+    demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **app.LAUNCH)
+    try:
+        before = {f for files in demo.temp_file_sets for f in files}  # the page's own pictures (kept)
+        Client(demo.local_url, verbose=False).predict(handle_file(str(digit_png)), "gaussian", 0.5, 7, api_name="/denoise")
+        made = {f for files in demo.temp_file_sets for f in files} - before
+        assert len(made) == 4  # the upload and three results
+        deadline = time.monotonic() + 60
+        while any(os.path.exists(f) for f in made) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(os.path.exists(f) for f in made)
+    finally:
+        demo.close()
+
+
 def test_each_result_image_is_a_file_of_its_own():
     """Gradio rewrites a shared cache file in place for byte-identical images (a client reading it
     meanwhile gets a truncated file); app.own_file gives every result its own file."""
