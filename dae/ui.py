@@ -15,6 +15,7 @@ it as an error).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -24,6 +25,7 @@ from .preprocess import InputError, digit_from_sketch, read_upload
 
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
 PICK_HINT = "👆 Pick one of the digits above, or press **Random digit**."
+EXPIRED = "This upload is no longer on the server (uploads are kept for an hour)."
 MODEL_TITLES = {"dae": "DAE (specified model)", "unet": "U-Net (stronger, for comparison)"}
 LATENT_STEPS = 11
 CANVAS = 320  # side of the drawing canvas; its layers arrive at this size whatever the device pixel ratio (measured at 1 and 3)
@@ -127,6 +129,8 @@ class DemoUI:
         """A file was uploaded (or removed, or its tab came into view): the picture itself and the digit it became."""
         if path is None:
             return {"preview": None} | self.show(None, kind, strength, seed, compare)
+        if not Path(path).is_file():  # the server's cache deletes uploads after a while (app.CACHE_CLEANUP)
+            return {"preview": None} | self.refused(InputError(f"{EXPIRED} Upload it again, please."))
         try:
             upload = read_upload(path)
         except InputError as e:

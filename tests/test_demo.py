@@ -245,6 +245,11 @@ def test_a_bad_upload_clears_everything_of_the_previous_digit(handlers, tmp_path
     assert __import__("re").search(message, r["status"])
 
 
+def test_an_upload_the_server_has_deleted_asks_for_it_again(handlers, tmp_path):
+    r = handlers.uploaded(str(tmp_path / "gone.png"), "gaussian", 0.3, 0, False)
+    assert cleared(r) and r["preview"] is None and ui.EXPIRED in r["status"] and "again" in r["status"]
+
+
 def test_removing_the_upload_clears_its_results(handlers):
     r = handlers.uploaded(None, "gaussian", 0.3, 0, False)
     assert cleared(r) and r["preview"] is None and r["status"] == ui.BLANK_HINT
