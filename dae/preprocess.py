@@ -236,7 +236,9 @@ def open_image(path: str | Path, max_side: int = WORK_SIDE) -> Image.Image:
     except InputError:
         raise
     except Image.DecompressionBombError:
-        raise InputError("This image claims far too many pixels to be decoded safely (a decompression bomb?).") from None
+        # PIL refuses before we can read the size: once limit_decoding() has run, a genuinely huge picture lands here too.
+        raise InputError(f"This image is too large to be decoded safely: it has (or claims to have) more than "
+                         f"{MAX_PIXELS // 1_000_000} megapixels.") from None
     except UnidentifiedImageError:
         raise InputError("This file is not an image that can be read (PNG, JPEG, GIF, BMP, TIFF, WebP...).") from None
     except (OSError, SyntaxError, ValueError) as e:
