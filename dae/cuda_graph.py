@@ -99,5 +99,9 @@ def _restore(model: nn.Module, optimizer: torch.optim.Optimizer, saved: tuple[li
         tensor.copy_(value)
     for param, param_state in optimizer.state.items():
         for key, value in param_state.items():
-            if torch.is_tensor(value):
-                value.copy_(state[param][key]) if param in state else value.zero_()  # Adam's fresh state is all zeros
+            if not torch.is_tensor(value):
+                continue
+            if param in state:
+                value.copy_(state[param][key])
+            else:
+                value.zero_()  # the state was created by the warm-up: Adam's fresh state is all zeros

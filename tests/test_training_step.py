@@ -64,7 +64,7 @@ def test_cosine_run_resumes_exactly(tiny_mnist, tmp_path):
     train_step_calls = []
     original = train_step
 
-    # Stop after the first epoch by training one epoch of the same 3-epoch schedule, then resume.
+    # Interrupt the 3-epoch schedule in epoch 2 (epoch 1 is saved), then resume it.
     import dae.trainer as trainer
 
     def counting(*args, **kwargs):
