@@ -328,7 +328,9 @@ def png_header(width: int, height: int) -> bytes:
 def test_limit_decoding_makes_pil_refuse_what_the_app_refuses(monkeypatch):
     """Gradio opens sketch layers with plain Image.open: after limit_decoding, anything over
     MAX_PIXELS is refused there too, while a picture at the limit still opens."""
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored after the test
+    # PIL's own default (1 GiB of 24-bit pixels / 4): an earlier test or the app import may
+    # already have lowered it; monkeypatch puts back whatever was there after the test
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1024 * 1024 * 1024 // 4 // 3)
     over = io.BytesIO(png_header(8000, 6000))  # 48 MP: PIL's default would decode it
     assert 8000 * 6000 > MAX_PIXELS
     Image.open(over).close()
