@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{interrupted_message(config)}", file=sys.stderr)
         return 130
     print(f"done in {metrics['train_seconds']:.1f} s of training ({metrics['images_per_second']:,} img/s); "
-          f"PSNR at gaussian σ=0.5: {metrics['psnr']['gaussian 0.5'][config.arch]:.2f} dB, "
+          f"PSNR on the first {metrics['scored_test_images']:,} test digits at gaussian σ=0.5: {metrics['psnr']['gaussian 0.5'][config.arch]:.2f} dB, "
           f"mask p=0.5: {metrics['psnr']['mask 0.5'][config.arch]:.2f} dB -> {config.out}")
     return 0
 

@@ -1,7 +1,7 @@
 """Tiny MNIST-format data sets for tests and benchmarks that must run without the real MNIST.
 
 The files are written in MNIST's own IDX format and torchvision's layout (root/MNIST/raw), so
-the project's real loader (`dae.data.load_mnist`, through torchvision) reads them.
+the project's real loader (`dae.data.load_mnist`) reads them, as torchvision would.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from dae.data import MNIST_FILES, DataError, load_mnist, shuffled_batches, to_fl
 from .mnist_files import TRAIN_SEED, synthetic_digits, write_idx, write_mnist_split_files
 
 
-def test_reads_idx_files_through_torchvision(tiny_mnist):
+def test_reads_idx_files(tiny_mnist):
     images, labels = load_mnist(tiny_mnist, train=True, download=False)
     written_images, written_labels = synthetic_digits(512, TRAIN_SEED)  # what conftest wrote
     assert images.dtype == torch.uint8 and torch.equal(images, written_images)
@@ -71,11 +71,32 @@ def test_images_of_another_size_and_counts_that_disagree(tmp_path):
         load_mnist(tmp_path, train=True, download=False)
 
 
-def test_a_damaged_archive_is_named_as_corrupt(tmp_path):
+def test_reads_the_gz_archives_when_the_files_are_not_extracted(tiny_mnist, tmp_path):
+    """Any gzip of the right IDX bytes will do (the shared copy's archives are not byte-identical to the originals)."""
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    (raw / f"{IMAGES}.gz").write_bytes(gzip.compress(b"\x00\x00\x08\x03 not the MNIST images"))
-    with pytest.raises(DataError, match=f"{IMAGES}.gz: corrupt \\(not the original MNIST file"):
+    for name in MNIST_FILES:
+        (raw / f"{name}.gz").write_bytes(gzip.compress((tiny_mnist / "MNIST" / "raw" / name).read_bytes(), compresslevel=1))
+    images, labels = load_mnist(tmp_path, train=True, download=False)
+    written_images, written_labels = synthetic_digits(512, TRAIN_SEED)
+    assert torch.equal(images, written_images) and torch.equal(labels, written_labels)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(f"{name}.gz" for name in MNIST_FILES)  # nothing written
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (gzip.compress(b"\x00\x00\x08\x03 not the MNIST images"), "is corrupt: it holds"),
+        (b"\x1f\x8b but then not gzip at all", "is corrupt: not a readable gzip archive"),
+        (gzip.compress(b"\x00" * 100)[:-12], "is corrupt: not a readable gzip archive"),  # cut short
+    ],
+)
+def test_a_damaged_archive_is_named_as_corrupt(tiny_mnist, tmp_path, content, message):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / LABELS).write_bytes((tiny_mnist / "MNIST" / "raw" / LABELS).read_bytes())
+    (raw / f"{IMAGES}.gz").write_bytes(content)
+    with pytest.raises(DataError, match=f"{IMAGES}.gz {message}"):
         load_mnist(tmp_path, train=True, download=False)
 
 
