@@ -13,6 +13,7 @@ that already has the data.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -54,7 +55,7 @@ def _parse_idx(source: Path, data: bytes, magic: int, item_shape: tuple[int, ...
     dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     if tuple(dims[1:]) != item_shape:
         raise DataError(f"{source} is corrupt: it holds {' x '.join(map(str, dims[1:]))} {what}, MNIST's are {' x '.join(map(str, item_shape))}; {FIX}")
-    expected = len(header) + dims[0] * (item_shape[0] * item_shape[1] if item_shape else 1)
+    expected = len(header) + dims[0] * math.prod(item_shape)
     if len(data) != expected:
         raise DataError(f"{source} is corrupt: {len(data):,} bytes where its header ({dims[0]:,} {what}) needs {expected:,} "
                         f"({'truncated' if len(data) < expected else 'trailing bytes'}); {FIX}")
@@ -104,16 +105,17 @@ def load_mnist(root: str | Path, train: bool = True, download: bool = True) -> t
     """
     root = Path(root)
     raw = root / "MNIST" / "raw"
+    what = f"MNIST {'training' if train else 'test'} data"
     split = _read_split(raw, train)
     if split is None and download:
         try:
             _download(root, train)
         except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, ... offline
             why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise DataError(f"MNIST {'training' if train else 'test'} data could not be found or downloaded in {root} ({why}).\n{_help(root)}") from None
+            raise DataError(f"{what} could not be found or downloaded in {root} ({why}).\n{_help(root)}") from None
         split = _read_split(raw, train)
     if split is None:
-        raise DataError(f"MNIST {'training' if train else 'test'} data could not be found in {root}.\n{_help(root)}")
+        raise DataError(f"{what} could not be found in {root}.\n{_help(root)}")
     return split
 
 
