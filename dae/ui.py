@@ -25,6 +25,7 @@ from .preprocess import InputError, digit_from_sketch, read_upload
 
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
 PICK_HINT = "👆 Pick one of the digits above, or press **Random digit**."
+NO_DENOISE_DIGIT = "⚠️ There is no digit in the Denoise tab yet: draw, pick or upload one there first."
 EXPIRED = "This upload is no longer on the server (uploads are kept for an hour)."
 MODEL_TITLES = {"dae": "DAE (specified model)", "unet": "U-Net (stronger, for comparison)"}
 LATENT_STEPS = 11
@@ -190,13 +191,13 @@ class DemoUI:
     def start_from(self, digit: np.ndarray | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
         """"Start from the digit in the Denoise tab": it becomes the start, and the start picker highlights it (if a sample)."""
         if digit is None:
-            return {"latent_status": "⚠️ There is no digit in the Denoise tab yet: draw, pick or upload one there first."}
+            return {"latent_status": NO_DENOISE_DIGIT}
         return {"start": digit, "start_pick": selection(self.sample_index(digit))} | self.latent(digit, end, t)
 
     def end_at(self, digit: np.ndarray | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
         """"End at the digit in the Denoise tab": the same for the end."""
         if digit is None:
-            return {"latent_status": "⚠️ There is no digit in the Denoise tab yet: draw, pick or upload one there first."}
+            return {"latent_status": NO_DENOISE_DIGIT}
         return {"end": digit, "end_pick": selection(self.sample_index(digit))} | self.latent(start, digit, t)
 
     # ---- the API ------------------------------------------------------------------------------------
