@@ -1,6 +1,6 @@
 """Inference speed of the served models: single-image latency and batch throughput.
 
-    python benchmarks/inference_speed.py [--checkpoint checkpoints/dae] [--threads N]
+    python -m benchmarks.inference_speed [--checkpoint checkpoints/dae] [--threads N]
 
 Prints p50/p95 latency of one 28 x 28 image through the model (what the app does per request)
 and images/s for batches, on the CPU and, when one is present, on CUDA.
@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
 
-import torch  # noqa: E402
-
-from dae.checkpoint import load_model  # noqa: E402
+from dae.checkpoint import load_model
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,28 +1,24 @@
 """The usual tutorial training program, as a whole command: what `python train.py` is compared with.
 
-    python benchmarks/plain_loop.py --data-dir ../shared/data [--epochs 1] [--device cpu|cuda]
+    python -m benchmarks.plain_loop --data-dir /path/to/folder [--epochs 1] [--device cpu|cuda]
 
 torchvision's MNIST with `ToTensor()`, a shuffling `DataLoader(batch_size=64)`, the same DAE,
 the same blind noise and Adam settings, `loss.item()` every step, then the test loss at the end,
-as most tutorials write it. `benchmarks/whole_command.py` times it against `train.py`.
+as most tutorials write it. `python -m benchmarks.whole_command` times it against `train.py`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-from torchvision import datasets, transforms  # noqa: E402
-
-from dae.model import DAE  # noqa: E402
-from dae.noise import blind_noise  # noqa: E402
+from dae.model import DAE
+from dae.noise import blind_noise
 
 
 def main() -> None:

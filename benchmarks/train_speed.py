@@ -1,6 +1,6 @@
 """Training throughput: the project's trainer against the usual DataLoader loop, A B A B.
 
-    python benchmarks/train_speed.py [--device cpu|cuda] [--steps N] [--rounds R] [--data-dir DIR]
+    python -m benchmarks.train_speed [--device cpu|cuda] [--steps N] [--rounds R] [--data-dir DIR]
 
 All sides train the same model with the same optimizer settings, noise and batch size:
 
@@ -25,17 +25,14 @@ import sys
 import tempfile
 import time
 from itertools import islice
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+import torch.nn.functional as F
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from dae.data import load_mnist, shuffled_batches  # noqa: E402
-from dae.model import DAE  # noqa: E402
-from dae.trainer import TrainConfig, corrupt, make_optimizer, make_step, pick_device  # noqa: E402
-from tests.mnist_files import write_synthetic_mnist  # noqa: E402
+from dae.data import load_mnist, shuffled_batches
+from dae.model import DAE
+from dae.synthetic import write_synthetic_mnist
+from dae.trainer import TrainConfig, corrupt, make_optimizer, make_step, pick_device
 
 
 def sync(device: torch.device) -> None:
@@ -119,7 +116,10 @@ def main() -> None:
     config = TrainConfig()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.data_dir or str(write_synthetic_mnist(tmp, 60_000, 16))
-        sides = {"naive": naive_runner(root, device, config, args.steps), "eager": ours_runner(root, device, config, args.steps, graphed=False)}
+        sides = {
+            "naive": naive_runner(root, device, config, args.steps),
+            "eager": ours_runner(root, device, config, args.steps, graphed=False),
+        }
         if device.type == "cuda":
             sides["graph"] = ours_runner(root, device, config, args.steps, graphed=True)
         for run in sides.values():  # warm-up: first-call allocations, kernel selection
@@ -135,7 +135,8 @@ def main() -> None:
             print(f"round {r + 1}: " + "   ".join(f"{name} {rate[-1]:8,.0f} img/s" for name, rate in rates.items()))
     medians = {name: statistics.median(rate) for name, rate in rates.items()}
     name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"\n{name}, batch {config.batch_size}, {args.steps} steps x {args.rounds} rounds, data: {'MNIST' if args.data_dir else 'synthetic'}")
+    data = "MNIST" if args.data_dir else "synthetic"
+    print(f"\n{name}, batch {config.batch_size}, {args.steps} steps x {args.rounds} rounds, data: {data}")
     for side, rate in medians.items():
         print(f"median {side:5s} {rate:9,.0f} img/s  ({rate / medians['naive']:.2f}x naive), "
               f"10 epochs of 60,000 images: {600_000 / rate:.1f} s")

@@ -1,6 +1,6 @@
 """`python train.py` against the plain tutorial program, both timed as whole commands, A B A B.
 
-    python benchmarks/whole_command.py --data-dir ../shared/data [--epochs 1] [--rounds 3] [--device cpu|cuda]
+    python -m benchmarks.whole_command --data-dir /path/to/folder [--epochs 1] [--rounds 3] [--device cpu|cuda]
 
 Whole command means what a user waits for: interpreter start, imports, data loading, the
 epochs, and everything after them (train.py's evaluation, figures and checkpoint; the plain
@@ -41,7 +41,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ours = [sys.executable, "train.py", "--data-dir", args.data_dir, "--out", f"{tmp}/run", "--epochs", str(args.epochs),
                 "--device", args.device, "--arch", args.arch]
-        plain = [sys.executable, "benchmarks/plain_loop.py", "--data-dir", args.data_dir, "--epochs", str(args.epochs), "--device", args.device]
+        plain = [sys.executable, "-m", "benchmarks.plain_loop", "--data-dir", args.data_dir, "--epochs", str(args.epochs),
+                 "--device", args.device]
         for r in range(args.rounds):
             times["train.py"].append(timed(ours))
             trained = json.loads(Path(f"{tmp}/run/metrics.json").read_text())["train_seconds"]

@@ -13,7 +13,9 @@ from torch import Tensor
 # PSNR is infinite for a perfect reconstruction; cap it so means stay finite.
 MAX_PSNR = 100.0
 # Which SSIM: there are several in use, and they differ by a few hundredths on these small images.
-SSIM_DEFINITION = "scikit-image's default: 7×7 uniform window, sample covariances, K1 0.01, K2 0.03 (not Wang et al.'s 11×11 Gaussian window)"
+SSIM_DEFINITION = (
+    "scikit-image's default: 7×7 uniform window, sample covariances, K1 0.01, K2 0.03 (not Wang et al.'s 11×11 Gaussian window)"
+)
 
 
 def mse(a: Tensor, b: Tensor) -> Tensor:

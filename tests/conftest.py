@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests run on CPU, offline, without ../shared: they build their own data."""
+"""Shared fixtures. Tests run on CPU, offline, without the real MNIST: they build their own data (dae.synthetic)."""
 
 import os
 
@@ -7,18 +7,15 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from dae.data import MNIST_FILES
+from dae.synthetic import write_synthetic_mnist
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from dae.data import MNIST_FILES  # noqa: E402
-
-from .mnist_files import write_synthetic_mnist  # noqa: E402
 
 
 def write_mnist(root: Path, n_train: int = 512, n_test: int = 128) -> Path:

@@ -5,8 +5,7 @@ import pytest
 import torch
 
 from dae.data import MNIST_FILES, DataError, load_mnist, shuffled_batches, to_float
-
-from .mnist_files import TRAIN_SEED, synthetic_digits, write_idx, write_mnist_split_files
+from dae.synthetic import TRAIN_SEED, synthetic_digits, write_idx, write_mnist_split_files
 
 
 def test_reads_idx_files(tiny_mnist):

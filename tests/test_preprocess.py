@@ -12,13 +12,25 @@ import pytest
 from PIL import Image
 
 from dae.preprocess import (
-    MAX_PIXELS, MNIST_STROKE, PREVIEW_SIDE, WORK_SIDE, InputError, digit_from_file, digit_from_sketch, image_ink,
-    limit_decoding, mnist_style, open_image, read_upload, sketch_ink, stroke_width,
+    MAX_PIXELS,
+    MNIST_STROKE,
+    PREVIEW_SIDE,
+    WORK_SIDE,
+    InputError,
+    digit_from_file,
+    digit_from_sketch,
+    image_ink,
+    limit_decoding,
+    mnist_style,
+    open_image,
+    read_upload,
+    sketch_ink,
+    stroke_width,
 )
 from dae.samples import load_samples
+from dae.synthetic import agreement, make_photo, shifted
 
 from .conftest import ROOT, png_bomb, real_mnist_root
-from .photos import agreement, make_photo, shifted
 
 
 def save(image: Image.Image, tmp_path, name="digit.png", **kwargs):
@@ -343,20 +355,19 @@ def test_limit_decoding_makes_pil_refuse_what_the_app_refuses(monkeypatch):
 
 CHILD = """
 import sys
-sys.path.insert(0, sys.argv[1])
 from dae.preprocess import read_upload
 def kb(field):
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field))
 open("/proc/self/clear_refs", "w").write("5")  # the peak RSS mark starts again from here
 before = kb("VmRSS:")
-read_upload(sys.argv[2])
+read_upload(sys.argv[1])
 print((kb("VmHWM:") - before) // 1024)
 """
 
 
 def peak_memory_mb(path) -> int:
     """Extra peak RSS (MB) of reading `path` with read_upload, in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", CHILD, str(ROOT), str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path)], cwd=ROOT, capture_output=True, text=True, check=True)
     return int(out.stdout.strip())
 
 
@@ -463,7 +474,7 @@ PHOTO_CASES = {"mixed": {}, "light-on-dark": {"light_on_dark": True}, "page-edge
 
 @pytest.mark.parametrize("case", list(PHOTO_CASES))
 def test_photos_of_digits_become_their_digit(case, tmp_path):
-    """Synthetic photos (tests/photos.py) of bundled MNIST digits: uneven light, shadows, specks,
+    """Synthetic photos (dae.synthetic) of bundled MNIST digits: uneven light, shadows, specks,
     noise, JPEG. Each result is scored against its source digit, allowing a 2 px shift."""
     digits, _ = load_samples()
     rng = np.random.default_rng(list(PHOTO_CASES).index(case))

@@ -1,20 +1,74 @@
-"""Synthetic photos of handwritten digits, made from real MNIST digits, for tests and benchmarks.
+"""Synthetic data for tests and benchmarks that must run without the real MNIST.
 
-A photo of a digit on paper is the 28 x 28 source digit turned into sharp pen strokes, upscaled
-to a random size and position on paper of some colour, then lit unevenly (a gradient across the
-page, a soft shadow in a corner), sometimes with the page's edge and the table beyond it in view,
-a few specks, a little blur, sensor noise and JPEG compression. Because the source digit is
-known, the preprocessing can be scored by how well it gets that digit back (`agreement`).
+Two kinds, both made here so that nothing outside the package is needed:
+
+- **MNIST files**: tiny data sets in MNIST's own IDX format and torchvision's layout
+  (root/MNIST/raw), so the project's real loader (`dae.data.load_mnist`) reads them as it
+  reads MNIST (`write_synthetic_mnist`, `write_mnist_split_files`, `write_idx`).
+- **Photos of digits on paper**: a 28 x 28 source digit turned into sharp pen strokes, upscaled
+  to a random size and position on paper of some colour, then lit unevenly (a gradient across
+  the page, a soft shadow in a corner), sometimes with the page's edge and the table beyond it in
+  view, a few specks, a little blur, sensor noise and JPEG compression (`make_photo`). Because
+  the source digit is known, the preprocessing can be scored by how well it gets that digit back
+  (`agreement`).
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from scipy import ndimage as ndi
+from torch import Tensor
+
+from .data import MNIST_FILES
+
+# --- MNIST files -----------------------------------------------------------------------------------
+
+
+def write_idx(path: str | Path, array: Tensor) -> None:
+    """Write a uint8 tensor in MNIST's IDX format: 0 0 0x08 ndim, the dimensions (big-endian u32), the bytes."""
+    array = array.to(torch.uint8).contiguous()
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    Path(path).write_bytes(header + array.numpy().tobytes())
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[Tensor, Tensor]:
+    """MNIST-shaped stand-ins: a thick bright ring or bar (by class) on black, jittered."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=g)
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    cy = 14 + torch.randn(n, 1, 1, generator=g) * 1.5
+    cx = 14 + torch.randn(n, 1, 1, generator=g) * 1.5
+    r = torch.sqrt((yy - cy) ** 2 + (xx - cx) ** 2)
+    ring = (r - 5 - labels.view(-1, 1, 1) % 3).abs() < 1.5
+    bar = ((xx - cx).abs() < 1.5) & ((yy - cy).abs() < 8)
+    images = torch.where((labels % 2 == 0).view(-1, 1, 1), ring, bar).to(torch.uint8) * 255
+    return images, labels
+
+
+TRAIN_SEED, TEST_SEED = 1, 2
+
+
+def write_mnist_split_files(root: str | Path, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]) -> Path:
+    """Given (images, labels) for both splits, write the four IDX files; returns `root`."""
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for name, array in zip(MNIST_FILES, (*train, *test)):
+        write_idx(raw / name, array)
+    return Path(root)
+
+
+def write_synthetic_mnist(root: str | Path, n_train: int, n_test: int) -> Path:
+    """A synthetic data set in torchvision's MNIST layout (root/MNIST/raw), so its real loader runs."""
+    return write_mnist_split_files(root, synthetic_digits(n_train, TRAIN_SEED), synthetic_digits(n_test, TEST_SEED))
+
+
+# --- Photos of digits on paper ---------------------------------------------------------------------
 
 # (ink, paper) colours as RGB in [0, 1]: dark or coloured ink on light paper ...
 DARK_ON_LIGHT = [

@@ -1,0 +1,1 @@
+"""Benchmarks of training, inference, the app and its uploads; each is run as `python -m benchmarks.NAME` from the repository root."""
