@@ -1,6 +1,7 @@
-"""Train a denoising autoencoder on MNIST.
+"""Train a denoising autoencoder (or the digit classifier that judges them) on MNIST.
 
-    python train.py --data-dir ../shared/data                 # the default checkpoint
+    python train.py                                           # the default checkpoint, checkpoints/dae
+    python train.py --arch classifier                         # the judge: checkpoints/classifier
     python train.py --noise gaussian --sigma 0.5 --out runs/g05
     python train.py --limit 2000 --epochs 1 --out runs/quick  # a quick look
     python train.py --out runs/g05 --resume                   # continue a stopped run with its own settings
@@ -18,7 +19,7 @@ from dataclasses import MISSING, fields
 
 from dae.checkpoint import CheckpointError
 from dae.data import DataError
-from dae.trainer import RUN_SETTINGS, TrainConfig, TrainingError, check_config, option, resumed_config, train
+from dae.trainer import CLASSIFIER, RUN_SETTINGS, TrainConfig, TrainingError, check_config, default_config, option, resumed_config, train
 
 
 def _base_type(hint):
@@ -64,7 +65,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     resume = given.pop("resume", False)
     out = given.pop("out", None) or f"checkpoints/{given.get('arch', TrainConfig.arch)}"
     try:
-        config = resumed_config(out, given) if resume else TrainConfig(**given, out=out)
+        config = resumed_config(out, given) if resume else default_config(**given, out=out)
         check_config(config)
     except ValueError as e:
         p.error(str(e))  # usage, then one line; exit status 2
@@ -96,8 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{interrupted_message(config)}", file=sys.stderr)
         return 130
+    if config.arch == CLASSIFIER:
+        print(f"done in {metrics['train_seconds']:.1f} s of training ({metrics['images_per_second']:,} img/s); test accuracy "
+              f"{100 * metrics['test_accuracy']:.2f} % on {metrics['scored_test_images']:,} test digits -> {config.out}")
+        return 0
     print(f"done in {metrics['train_seconds']:.1f} s of training ({metrics['images_per_second']:,} img/s); "
-          f"PSNR on the first {metrics['scored_test_images']:,} test digits at gaussian σ=0.5: {metrics['psnr']['gaussian 0.5'][config.arch]:.2f} dB, "
+          f"PSNR on the first {metrics['scored_test_images']:,} test digits at gaussian σ=0.5: "
+          f"{metrics['psnr']['gaussian 0.5'][config.arch]:.2f} dB, "
           f"mask p=0.5: {metrics['psnr']['mask 0.5'][config.arch]:.2f} dB -> {config.out}")
     return 0
 

@@ -74,7 +74,8 @@ def check_format_version(file: Path, version: Any) -> None:
         raise CheckpointError(f"{file}: format_version {version!r} is not a version number")
     if version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{file}: written in checkpoint format {version}, newer than this code reads (up to {FORMAT_VERSION}); update the project to load it"
+            f"{file}: written in checkpoint format {version}, newer than this code reads (up to {FORMAT_VERSION}); "
+            "update the project to load it"
         )
 
 
@@ -224,7 +225,21 @@ def load_training_state(
             state.setdefault(int(index), {})[name] = value
     try:
         optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+        _match_layouts(optimizer)
         generator.set_state(tensors["generator"].to(torch.uint8))
     except (RuntimeError, ValueError, KeyError) as e:
         raise CheckpointError(f"{file}: its optimizer or generator state does not fit this run ({_first_line(e)})") from None
     return info
+
+
+def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each loaded moment the memory layout of its parameter (e.g. channels-last, dae.classifier).
+
+    The file holds plain contiguous tensors, and the fused Adam step did not do the right maths
+    for a channels-last weight whose moments are contiguous: a resumed classifier's weights drifted
+    from the uninterrupted run's by up to 0.02 within one epoch (identical with this fix).
+    """
+    for param, param_state in optimizer.state.items():
+        for key, value in param_state.items():
+            if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                param_state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

@@ -223,4 +223,7 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, t
         return (x + self.out(d1)).clamp(0.0, 1.0)
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"dae": DAE, "unet": UNet}
+from .classifier import Classifier  # noqa: E402  (it needs nothing from this module)
+
+# Every architecture a checkpoint folder may hold: the two denoisers and the digit classifier that judges them.
+ARCHITECTURES: dict[str, type[nn.Module]] = {"dae": DAE, "unet": UNet, "classifier": Classifier}

@@ -23,7 +23,8 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def loss_plot(path: Path, train_loss: list[float], test_loss: list[float], steps_per_epoch: int, title: str) -> None:
+def loss_plot(path: Path, train_loss: list[float], test_loss: list[float], steps_per_epoch: int, title: str,
+              ylabel: str = "MSE loss") -> None:
     """Training loss against iterations, with the test loss after each epoch (as 'Loss vs Iters')."""
     fig, ax = plt.subplots(figsize=(7, 4))
     steps = torch.arange(1, len(train_loss) + 1).numpy()
@@ -34,7 +35,7 @@ def loss_plot(path: Path, train_loss: list[float], test_loss: list[float], steps
         ax.plot(steps[window - 1 :], smooth, lw=1.5, color="tab:blue", label=f"training loss ({window}-step mean)")
     epochs_end = [steps_per_epoch * (i + 1) for i in range(len(test_loss))]
     ax.plot(epochs_end, test_loss, "o-", color="tab:orange", label="test loss (end of epoch)")
-    ax.set(xlabel="iteration", ylabel="MSE loss", title=title, yscale="log")
+    ax.set(xlabel="iteration", ylabel=ylabel, title=title, yscale="log")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     _save(fig, path)
@@ -77,3 +78,4 @@ def samples_plot(path: Path, panels: list[tuple[str, dict[str, Tensor]]], title:
     fig.suptitle(title)
     fig.tight_layout()
     _save(fig, path)
+
