@@ -8,6 +8,8 @@ CheckpointError that names the file and what is wrong.
 
 Training also keeps `training_state.safetensors` beside them (weights, optimizer moments, random
 generator, loss history) so that `--resume` continues a run exactly; the app never needs it.
+With `--snapshots` it keeps `snapshots.safetensors` too: the weights in float16 at a few points
+on the way (untrained, after 300 steps, after epoch 1), read back by `load_snapshots`.
 """
 
 from __future__ import annotations
@@ -134,6 +136,120 @@ def load_model(path_or_repo: str | Path, device: str | torch.device = "cpu") -> 
     model = ARCHITECTURES[config["arch"]]()
     load_state_dict(folder / WEIGHTS, model)
     return model.to(device).eval(), config
+
+
+# ---- snapshots: the weights on the way, for showing how the model learned --------------------
+
+SNAPSHOTS = "snapshots.safetensors"
+SNAPSHOTS_FORMAT_VERSION = "1"
+SnapshotInfo = dict[str, Any]  # {"name": "step_300", "step": 300, "epoch": 0.32}
+
+
+def snapshot_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state_dict as a snapshot keeps it: on the CPU, floating tensors in float16."""
+    return {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous().clone()
+            for k, v in model.state_dict().items()}
+
+
+def save_snapshots(folder: str | Path, arch: str, snapshots: list[tuple[SnapshotInfo, dict[str, torch.Tensor]]]) -> None:
+    """Write `snapshots.safetensors` atomically: tensors "<snapshot name>/<state_dict key>", the list in the metadata."""
+    snapshots = sorted(snapshots, key=lambda s: s[0]["step"])
+    tensors = {f"{info['name']}/{key}": value for info, state in snapshots for key, value in state.items()}
+    metadata = {"format_version": SNAPSHOTS_FORMAT_VERSION, "arch": arch, "snapshots": json.dumps([info for info, _ in snapshots])}
+    with atomic_path(Path(folder) / SNAPSHOTS) as tmp:
+        safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _snapshot_infos(file: Path, metadata: dict[str, str]) -> list[SnapshotInfo]:
+    if metadata.get("format_version") != SNAPSHOTS_FORMAT_VERSION:
+        version = reprlib.repr(metadata.get("format_version"))
+        raise CheckpointError(f"{file}: format_version {version}, this code reads {SNAPSHOTS_FORMAT_VERSION!r}")
+    if metadata.get("arch") not in ARCHITECTURES:
+        raise CheckpointError(f"{file}: unknown architecture {reprlib.repr(metadata.get('arch'))}; known: {', '.join(ARCHITECTURES)}")
+    try:
+        infos = json.loads(metadata["snapshots"])
+    except (KeyError, ValueError, RecursionError):
+        raise CheckpointError(f"{file}: no readable list of snapshots in its metadata") from None
+    if not isinstance(infos, list) or not all(
+        isinstance(i, dict) and isinstance(i.get("name"), str) and i["name"] and "/" not in i["name"]
+        and isinstance(i.get("step"), int) and not isinstance(i["step"], bool) and i["step"] >= 0
+        and isinstance(i.get("epoch"), (int, float)) and not isinstance(i["epoch"], bool)
+        for i in infos
+    ):
+        raise CheckpointError(f"{file}: its list of snapshots is not a list of {{name, step, epoch}}")
+    names = [i["name"] for i in infos]
+    if len(set(names)) != len(names):
+        raise CheckpointError(f"{file}: a snapshot name appears twice")
+    return infos
+
+
+def read_snapshots(folder: str | Path) -> tuple[str, list[tuple[SnapshotInfo, dict[str, torch.Tensor]]]] | None:
+    """The architecture and the (info, state) pairs of `snapshots.safetensors`, as saved (float16), in step order.
+
+    None when the file is absent; CheckpointError naming the file when it cannot be read or does
+    not match its architecture (keys, shapes) or holds NaN or infinite values.
+    """
+    folder = Path(folder)
+    file = folder / SNAPSHOTS
+    if not file.is_file():
+        return None
+    try:
+        with safetensors.safe_open(str(file), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # SafetensorError, OSError: truncated or not a safetensors file
+        raise CheckpointError(f"{file}: not a readable safetensors file ({_first_line(e)})") from None
+    infos = _snapshot_infos(file, metadata)
+    arch = metadata["arch"]
+    config_file = folder / CONFIG
+    if config_file.is_file():
+        checkpoint_arch = read_config(folder)["arch"]
+        if checkpoint_arch != arch:
+            raise CheckpointError(f"{file}: holds snapshots of a {arch!r} model, but {config_file} is a {checkpoint_arch!r} checkpoint")
+    expected = ARCHITECTURES[arch]().state_dict()
+    snapshots = []
+    for info in infos:
+        prefix = info["name"] + "/"
+        state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+        missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
+        if missing or unexpected:
+            raise CheckpointError(
+                f"{file}: snapshot {info['name']!r} does not match the {arch!r} architecture"
+                + (f"; missing keys: {', '.join(missing)}" if missing else "")
+                + (f"; unexpected keys: {', '.join(unexpected)}" if unexpected else "")
+            )
+        for key, value in state.items():
+            if value.shape != expected[key].shape:
+                raise CheckpointError(
+                    f"{file}: {prefix}{key} has shape {tuple(value.shape)}, the {arch!r} architecture expects {tuple(expected[key].shape)}"
+                )
+            if value.is_floating_point() and not torch.isfinite(value).all():
+                raise CheckpointError(f"{file}: {prefix}{key} holds NaN or infinite values")
+        snapshots.append((info, state))
+    listed = {info["name"] + "/" + key for info, state in snapshots for key in state}
+    stray = sorted(set(tensors) - listed)
+    if stray:
+        raise CheckpointError(f"{file}: tensors of no listed snapshot: {reprlib.repr(', '.join(stray))}")
+    return arch, sorted(snapshots, key=lambda s: s[0]["step"])
+
+
+def load_snapshots(folder: str | Path, device: str | torch.device = "cpu") -> list[tuple[SnapshotInfo, nn.Module]]:
+    """How the model in `folder` learned: (info, float32 eval-mode model) per snapshot, in step order.
+
+    `info` is {"name", "step", "epoch"} (epoch = step / steps per epoch); the final weights are
+    the checkpoint itself (load_model), not a snapshot. [] when the folder has no snapshots file;
+    CheckpointError naming the file when it is damaged.
+    """
+    read = read_snapshots(folder)
+    if read is None:
+        return []
+    arch, snapshots = read
+    models = []
+    for info, state in snapshots:
+        model = ARCHITECTURES[arch]()
+        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+        models.append((info, model.to(device).eval()))
+    return models
 
 
 # ---- training state, for --resume -----------------------------------------------------------

@@ -46,6 +46,8 @@ TEST_NOISE_SEED = 4321
 # 5-9 s, longer than everything else outside the epochs together. `python -m dae.evaluate`
 # scores all 10,000 anywhere; these figures are the run's first look.
 FINAL_EVAL_IMAGES = {"cuda": 10_000, "cpu": 500}
+EARLY_SNAPSHOT_STEP = 300  # "after the first few hundred steps": --snapshots keeps the weights there
+LOSS_CURVE_EVERY = 50  # metrics.json's train_loss_curve: the mean training loss of each block of this many steps
 
 
 class TrainingError(Exception):
@@ -91,6 +93,9 @@ class TrainConfig:
     cuda_graph: bool = field(default=True, metadata={
         "help": "launch each kernel of the training step from Python instead of replaying it as one captured CUDA graph "
                 "(CUDA only; for debugging)"})
+    snapshots: bool = field(default=False, metadata={
+        "help": "also keep the weights (float16) untrained, after step 300 and after epoch 1 in snapshots.safetensors, "
+                "to show how the model learned"})
     log_every: int = 50  # steps between loss read-backs (the only host syncs)
     threads: int | None = field(default=None, metadata={"help": "CPU threads", "default_text": "torch's choice"})
 
@@ -322,6 +327,63 @@ def make_step(model: nn.Module, optimizer: torch.optim.Optimizer, images: Tensor
     return lambda index: step_fn(to_float(images[index]), generator)
 
 
+def snapshot_plan(steps_per_epoch: int, total_steps: int) -> dict[int, str]:
+    """{global step: name} of the weights --snapshots keeps: untrained, after EARLY_SNAPSHOT_STEP steps, after epoch 1.
+
+    A step at or past the run's end is left out: the final weights are model.safetensors itself.
+    """
+    plan = {0: "untrained", EARLY_SNAPSHOT_STEP: f"step_{EARLY_SNAPSHOT_STEP}", steps_per_epoch: "epoch_1"}
+    return {step: name for step, name in sorted(plan.items()) if step < total_steps}
+
+
+class Snapshots:
+    """The snapshots of one run: taken at the planned steps, kept in memory, written with each epoch.
+
+    A resumed run starts from the ones already written; a missing one at the step the run resumes
+    from is the loaded weights, and a missing "untrained" one is the seed's initial weights again.
+    """
+
+    def __init__(self, config: TrainConfig, steps_per_epoch: int, total_steps: int) -> None:
+        self.config, self.steps_per_epoch = config, steps_per_epoch
+        self.plan = snapshot_plan(steps_per_epoch, total_steps) if config.snapshots else {}
+        self.kept: dict[str, tuple[dict[str, Any], dict[str, Tensor]]] = {}
+        if not self.plan or not config.resume:
+            return
+        try:
+            read = checkpoint.read_snapshots(config.out)
+        except checkpoint.CheckpointError as e:
+            print(f"{e}; its snapshots are taken again where this run still passes them")
+            read = None
+        if read is not None and read[0] == config.arch:
+            self.kept = {info["name"]: (info, state) for info, state in read[1] if self.plan.get(info["step"]) == info["name"]}
+
+    def wanted(self, step: int) -> bool:
+        return step in self.plan and self.plan[step] not in self.kept
+
+    def take(self, step: int, model: nn.Module) -> None:
+        info = {"name": self.plan[step], "step": step, "epoch": round(step / self.steps_per_epoch, 2)}
+        self.kept[info["name"]] = (info, checkpoint.snapshot_state(model))
+
+    def start(self, step: int, model: nn.Module) -> None:
+        """Before the first step of this process (`step` steps done): take what can still be had."""
+        if self.wanted(step):
+            self.take(step, model)
+        if step > 0 and self.wanted(0):
+            with torch.random.fork_rng(devices=[]):  # the initial weights again, leaving the global generator as it was
+                torch.manual_seed(self.config.seed)
+                self.take(0, ARCHITECTURES[self.config.arch]())
+        missing = [name for step_, name in self.plan.items() if step_ < step and name not in self.kept]
+        if missing:
+            print(f"{self.config.out}: the snapshots {', '.join(missing)} were not kept by the run this resumes and cannot be made again")
+
+    def save(self) -> None:
+        if self.kept:
+            checkpoint.save_snapshots(self.config.out, self.config.arch, list(self.kept.values()))
+
+    def infos(self) -> list[dict[str, Any]]:
+        return sorted((info for info, _ in self.kept.values()), key=lambda i: i["step"])
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
     """Train, checkpointing after every epoch; returns the run's metrics (also in metrics.json)."""
     check_config(config)
@@ -331,6 +393,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
     device = pick_device(config.device)
     for stale in out.glob(".*.tmp"):  # temporary files of a run killed mid-write
         stale.unlink()
+    if not config.resume and (out / checkpoint.SNAPSHOTS).is_file():
+        (out / checkpoint.SNAPSHOTS).unlink()  # an earlier run's: they would not be this model's
+        print(f"removed {out / checkpoint.SNAPSHOTS} of an earlier run in {out}")
     train_images, train_labels = load_mnist(config.data_dir, train=True)
     test_images, test_labels = load_mnist(config.data_dir, train=False)
     train_images, train_labels = train_images[: config.limit].to(device), train_labels[: config.limit].to(device)
@@ -364,6 +429,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     )
     model.train()
     run_step = make_step(model, optimizer, train_images, config, generator, graphed, labels=train_labels)
+    snapshots = Snapshots(config, steps_per_epoch, config.epochs * steps_per_epoch)
+    snapshots.start(start_epoch * steps_per_epoch, model)
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
         losses = torch.zeros(steps_per_epoch, device=device)  # read back every log_every steps only
@@ -374,6 +441,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 if config.lr_schedule != "constant":
                     set_lr(optimizer, lr_at(epoch * steps_per_epoch + step, config.epochs * steps_per_epoch, config))
                 losses[step] = run_step(index)
+                if snapshots.wanted(epoch * steps_per_epoch + step + 1):
+                    snapshots.take(epoch * steps_per_epoch + step + 1, model)
                 if (step + 1) % config.log_every == 0 or step + 1 == steps_per_epoch:
                     recent = losses[max(0, step + 1 - config.log_every) : step + 1].mean().item()
                     if not math.isfinite(recent):
@@ -402,8 +471,9 @@ def train(config: TrainConfig) -> dict[str, Any]:
             + (f", test accuracy {100 * history['test_accuracy'][-1]:.2f} %" if classifier else "")
             + f", {len(train_images) / epoch_seconds:,.0f} img/s, {epoch_seconds:.1f} s"
         )
+        snapshots.save()  # first: a run killed after it resumes from the previous epoch and takes them again
         save_epoch(model, optimizer, generator, config, history, epoch + 1, len(train_images))
-    return finish(model, config, history, test_clean, steps_per_epoch, len(train_images), device)
+    return finish(model, config, history | {"snapshots": snapshots.infos()}, test_clean, steps_per_epoch, len(train_images), device)
 
 
 def _checkpoint_config(config: TrainConfig, history: dict[str, Any], epoch: int, n_train: int) -> dict[str, Any]:
@@ -460,6 +530,11 @@ def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_ep
     return metrics
 
 
+def loss_curve(step_losses: list[float], every: int) -> list[float]:
+    """The mean of each block of `every` steps (steps 1..every, every+1..2 every, ...); a last, partial block is left out."""
+    return [sum(step_losses[i : i + every]) / every for i in range(0, len(step_losses) - every + 1, every)]
+
+
 def _run_metrics(config: TrainConfig, history: dict[str, Any], n_train: int, device: torch.device) -> dict[str, Any]:
     """What metrics.json says of every run, whatever the architecture."""
     seconds = sum(history["epoch_seconds"])
@@ -475,7 +550,9 @@ def _run_metrics(config: TrainConfig, history: dict[str, Any], n_train: int, dev
         "images_per_second": round(n_train * len(history["epoch_seconds"]) / seconds),
         "epoch_train_loss": history["epoch_train_loss"],
         "test_loss": history["test_loss"],
-    }
+        "train_loss_curve": loss_curve(history["train_loss"], LOSS_CURVE_EVERY),
+        "train_loss_curve_every": LOSS_CURVE_EVERY,
+    } | ({"snapshots": history["snapshots"]} if history.get("snapshots") else {})
 
 
 def _score_classifier(model, config: TrainConfig, history, steps_per_epoch: int, n_train: int, n_test: int, device) -> dict[str, Any]:
