@@ -20,7 +20,9 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import argparse  # noqa: E402
 import functools  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -28,17 +30,18 @@ import gradio as gr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from dae import ui  # noqa: E402
 from dae.checkpoint import CheckpointError, load_model  # noqa: E402
-from dae.demo import Denoiser, colorbar_html, upscale  # noqa: E402
+from dae.inference import Denoiser, colorbar_html, png_data_uri, upscale  # noqa: E402
 from dae.noise import NOISE_KINDS  # noqa: E402
+from dae.page import CANVAS_HTML, CONTROLLER_JS, CSS, KEYBOARD_JS, picker_html, results_html  # noqa: E402
 from dae.preprocess import InputError, limit_decoding  # noqa: E402
-from dae.samples import load_samples  # noqa: E402
-from dae.ui_page import CSS, KEYBOARD_JS, SELECT_BRUSH_JS  # noqa: E402
+from dae.samples import load_samples, load_test_indices  # noqa: E402
 
 ROOT = Path(__file__).parent
-CHECKPOINTS = {"dae": ROOT / "checkpoints" / "dae", "unet": ROOT / "checkpoints" / "unet"}
+CHECKPOINTS = {name: ROOT / "checkpoints" / name for name in ("dae", "unet", "classifier")}
 DEFAULT_CHECKPOINT = CHECKPOINTS["dae"]
 
 # Serving limits (README, Reliability): requests waiting at once, all events together (more are
@@ -50,7 +53,9 @@ HEAVY = dict(concurrency_id="pictures", concurrency_limit=2)
 LIGHT = dict(concurrency_id="controls", concurrency_limit=8)
 CACHE_CLEANUP = (600, 3600)  # every 10 minutes, delete result images and uploads older than an hour
 MAX_UPLOAD = "10mb"
-LAUNCH = dict(css=CSS, max_file_size=MAX_UPLOAD, ssr_mode=False)  # what every launch (app, tests, benchmarks) passes
+RENDER_SLOTS = {"drawing": 2, "digit": 2}  # server-function renders computed at once, by source; more are answered "busy"
+MAX_BODY = 1_000_000  # bytes of one server-function call: a canvas PNG is far smaller
+LAUNCH = dict(css=CSS, head=CONTROLLER_JS, max_file_size=MAX_UPLOAD, ssr_mode=False)  # what every launch (app, tests, benchmarks) passes
 QUIET = dict(show_progress="hidden", trigger_mode="always_last", api_visibility="private")
 
 
@@ -110,6 +115,59 @@ def on(triggers, fn, inputs, outputs: dict, **options):
     return gr.on(triggers, keyed(fn, outputs), inputs, list(outputs.values()), **(QUIET | options))
 
 
+KIND_JS = "(k, s) => { DAE.set({noise: k, strength: Math.min(s, " + json.dumps({k.name: k.max_strength for k in NOISE_KINDS.values()}) + "[k])}); return [k, s]; }"
+
+
+class Busy:
+    """At most a fixed number of render calls at once; the others are answered "busy" at once (the page retries).
+
+    Gradio's server functions skip its queue and concurrency limits: this is their bound. Drawings
+    (a PNG to decode and re-stroke) have slots of their own, so a flood of them never takes the
+    slots of a slider moving over a digit already on screen.
+    """
+
+    def __init__(self, fn, slots: dict[str, int] = RENDER_SLOTS) -> None:
+        self.fn = fn
+        self.slots = {kind: threading.BoundedSemaphore(n) for kind, n in slots.items()}
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, request):
+        source = request.get("source") if isinstance(request, dict) else None
+        slots = self.slots["drawing" if isinstance(source, dict) and source.get("kind") == "drawing" else "digit"]
+        if not slots.acquire(blocking=False):
+            return {"busy": True}
+        try:
+            return self.fn(request)
+        finally:
+            slots.release()
+
+
+bounded = Busy
+
+
+class BodyLimit:
+    """ASGI middleware: a server-function call must say its size (Content-Length, as every browser's fetch
+    does) and be at most MAX_BODY bytes; anything else is refused (411, 413) before a byte of it is read."""
+
+    def __init__(self, app, max_body: int = MAX_BODY) -> None:
+        self.app, self.max_body = app, max_body
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or "/component_server" not in scope.get("path", ""):
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is None or not declared.isdigit():
+            return await self.refuse(send, 411, "Send the request's Content-Length.")
+        if int(declared) > self.max_body:
+            return await self.refuse(send, 413, f"Request larger than {self.max_body:,} bytes.")
+        return await self.app(scope, receive, send)
+
+    @staticmethod
+    async def refuse(send, status: int, message: str):
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": json.dumps({"error": message}).encode()})
+
+
 def load_denoiser(checkpoint: str | Path = DEFAULT_CHECKPOINT, compare_checkpoint: str | Path | None = CHECKPOINTS["unet"]) -> Denoiser:
     """The served models, loaded once: the DAE, and the U-Net when its folder exists.
 
@@ -117,6 +175,11 @@ def load_denoiser(checkpoint: str | Path = DEFAULT_CHECKPOINT, compare_checkpoin
     costs the comparison, with a warning.
     """
     denoiser = Denoiser.from_checkpoints({"dae": checkpoint})
+    if CHECKPOINTS["classifier"].is_dir():
+        try:
+            denoiser.classifier = load_model(CHECKPOINTS["classifier"])[0]
+        except CheckpointError as e:
+            print(f"warning: the digit classifier is off: {e}", file=sys.stderr)
     if compare_checkpoint is not None and Path(compare_checkpoint).is_dir():
         try:
             denoiser.models["unet"] = load_model(compare_checkpoint)[0]
@@ -136,73 +199,65 @@ def sample_gallery(samples, labels, scale: int = 2, **options) -> gr.Gallery:
                       object_fit="contain", buttons=[], elem_classes=["pixelated", "dae-picker"], **options)
 
 
-def denoise_tab(handlers: ui.DemoUI) -> gr.State:
-    """Inputs on the left with their results right under them (so a phone shows both), controls on the right."""
+def denoise_tab(handlers: ui.DemoUI) -> dict:
+    """Inputs on the left with their results right under them (so a phone shows both), controls on the right.
+
+    The canvas, the sample picker and the results are the page's own HTML; the controller in
+    dae.page sends every change to `handlers.render` as one server-function call and shows the
+    answer. The Gradio controls only tell the controller their new values (JavaScript-only events).
+    """
     kinds = list(NOISE_KINDS.values())
     first = kinds[0]
     has_unet = "unet" in handlers.denoiser.models
-    digit, sample = gr.State(None), gr.State(None)
     with gr.Row():
         with gr.Column(scale=3, min_width=320):
-            with gr.Tabs():
-                with gr.Tab("Draw") as draw_tab:
-                    sketch = gr.Sketchpad(
-                        canvas_size=(ui.CANVAS, ui.CANVAS), image_mode="RGBA", type="numpy", layers=False, transforms=(),
-                        brush=gr.Brush(default_size=24, colors=["#2563eb"], color_mode="fixed"), label="Draw a digit", elem_id="sketch",
-                    )
-                with gr.Tab("MNIST samples") as samples_tab:
-                    random_button = gr.Button("Random digit", elem_id="random")  # before the thumbnails in Tab order
-                    gallery = sample_gallery(handlers.samples, handlers.labels, columns=5, height=420, label="Test-set digits (click one)", elem_id="samples")
-                with gr.Tab("Upload") as upload_tab:
+            with gr.Tabs(selected="draw") as input_tabs:
+                with gr.Tab("Draw", id="draw") as draw_tab:
+                    gr.HTML(CANVAS_HTML.format(side=ui.CANVAS), elem_id="sketch", js_on_load="DAE.attachCanvas(element);")
+                with gr.Tab("MNIST samples", id="samples") as samples_tab:
+                    thumbnails = [png_data_uri(img) for img in handlers.samples]
+                    gr.HTML(picker_html(thumbnails, handlers.labels, handlers.test_indices), elem_id="samples", elem_classes="dae-picker",
+                            js_on_load="DAE.attachPicker(element);")
+                with gr.Tab("Upload", id="upload") as upload_tab:
                     with gr.Row():
                         upload = gr.File(file_types=["image"], type="filepath", label="An image of a digit (any size or format)", elem_id="upload", min_width=160)
                         preview = gr.Image(label="Your picture", elem_id="preview", format="png", interactive=False, height=200, min_width=160, buttons=[])
-            with gr.Row(elem_classes="dae-results"):
-                clean_image = image("Input", "clean")
-                noisy_image = image("Noisy input", "noisy")
-                recon_image = image("Reconstruction", "recon")
-                error_map = image("Error map", "error")
-            with gr.Row(elem_classes="dae-results", visible=False) as unet_row:
-                gr.Markdown("**U-Net**, same noisy input: skip connections and a residual output instead of a 256-d bottleneck.", scale=2)
-                unet_image = image("U-Net reconstruction", "unet-recon")
-                unet_error = image("U-Net error map", "unet-error")
-            gr.HTML(colorbar_html())
-            status = gr.Markdown(ui.BLANK_HINT, elem_id="metrics")  # the metrics, a hint while there is no digit, or what is wrong
+            gr.HTML(results_html(colorbar_html(), ui.BLANK_HINT), elem_id="results", server_functions=[bounded(handlers.render)],
+                    js_on_load="DAE.attachServer(server, element);")
         with gr.Column(scale=2, min_width=280):
             kind = gr.Radio([(k.label, k.name) for k in kinds], value=first.name, label="Noise", elem_id="kind")
             strength = gr.Slider(0, first.max_strength, value=first.default_strength, step=0.01, label=f"Strength: {first.strength_name}", elem_id="strength")
             with gr.Row():
-                seed = gr.Number(0, precision=0, minimum=0, label="Noise seed (applies on Enter or leaving the box)", elem_id="seed")
+                seed = gr.Number(0, label="Noise seed (applies on Enter or leaving the box)", elem_id="seed")
                 new_noise = gr.Button("New noise", elem_id="new-noise")
             compare = gr.Checkbox(False, label="Compare with a stronger model (U-Net)", visible=has_unet, elem_id="compare")
             gr.Markdown(
                 "The models were trained *blind*: every training image got a random noise kind at a random "
-                "strength over these sliders' full range, so one checkpoint serves every setting."
+                "strength over these sliders' full range, and the model was never told which, so one checkpoint serves every setting."
             )
-
-    controls = [kind, strength, seed, compare]
-    results = {"noisy": noisy_image, "recon": recon_image, "error": error_map, "unet_recon": unet_image, "unet_error": unet_error, "status": status}
-    shown = {"digit": digit, "clean": clean_image} | results
-    picked = {"sample": sample, "gallery": gallery} | shown
-    on([sketch.change, draw_tab.select], handlers.drawn, [sketch, *controls], shown, **HEAVY)
-    on([gallery.select], clicked(handlers.picked), controls, picked, **LIGHT)
-    on([samples_tab.select], handlers.picked, [sample, *controls], picked, **LIGHT)
-    on([random_button.click], handlers.random_pick, [sample, *controls], picked, **LIGHT)
-    on([upload.upload, upload.clear, upload_tab.select], handlers.uploaded, [upload, *controls], {"preview": preview} | shown, **HEAVY)
-    on([strength.input, seed.submit, seed.blur], handlers.results, [digit, *controls], results, **LIGHT)
-    on([kind.change], handlers.kind_changed, [digit, *controls], {"strength": strength} | results, **LIGHT)
-    on([new_noise.click], handlers.new_noise, [digit, *controls], {"seed": seed} | results, **LIGHT)
-    on([compare.change], handlers.compare_changed, [digit, *controls], {"unet_row": unet_row} | results, **LIGHT)
-    sketch.clear(None, js=SELECT_BRUSH_JS)
-    return digit
+    upload_digit = gr.Textbox(visible=False)
+    js_only = dict(queue=False, show_progress="hidden", api_visibility="private")
+    for tab, name in ((draw_tab, "draw"), (samples_tab, "samples"), (upload_tab, "upload")):
+        tab.select(None, js=f"() => DAE.useTab('{name}')", **js_only)
+    kind.change(keyed(handlers.kind_slider, {"strength": strength}), [kind, strength], [strength], js=KIND_JS, **js_only)
+    gr.on([strength.input, strength.change], None, [strength], js="(v) => DAE.set({strength: v})", **js_only)
+    gr.on([seed.submit, seed.blur], None, [seed], js="(v) => DAE.set({seed: v})", **js_only)
+    new_noise.click(None, [seed], [seed], js="(s) => DAE.nextSeed(s)", **js_only)
+    compare.change(None, [compare], js="(c) => DAE.set({compare: c})", **js_only)
+    upload_event = dict(show_progress="hidden", api_visibility="private", **HEAVY)
+    gr.on([upload.upload, upload.clear], keyed(handlers.uploaded, {"preview": preview, "upload_digit": upload_digit}), [upload], [preview, upload_digit],
+          **upload_event).then(None, [upload_digit], js="(d) => DAE.setUpload(d)", **js_only)
+    return {"kind": kind, "strength": strength, "seed": seed, "compare": compare, "input_tabs": input_tabs}
 
 
-def latent_tab(handlers: ui.DemoUI, digit: gr.State) -> None:
+def latent_tab(handlers: ui.DemoUI) -> None:
     """The decoded path between two digits' codes; results first (left, or on top on a phone), pickers after."""
     gr.Markdown(
         "The encoder squeezes each digit into **256 numbers**; the decoder paints a digit from any such code. "
         "Pick two digits and walk the straight line between their codes: every point on it is decoded. "
-        "A smooth, digit-like path means the autoencoder has learned a meaningful space, not a lookup table."
+        "Compare it with a plain pixel cross-fade of the same two digits below it: where the decoded path passes "
+        "through clean, digit-like shapes while the cross-fade shows two faded digits on top of each other, the code "
+        "space is doing more than blending pixels."
     )
     first, last = 0, len(handlers.samples) - 1
     initial = handlers.latent(handlers.samples[first], handlers.samples[last], 0.5)
@@ -227,9 +282,16 @@ def latent_tab(handlers: ui.DemoUI, digit: gr.State) -> None:
     drawn = {"start_image": start_image, "end_image": end_image, "point": point_image, "path": path, "latent_status": latent_status}
     on([start_pick.select], clicked(handlers.pick_start), [end, t], {"start": start} | drawn, **LIGHT)
     on([end_pick.select], clicked(handlers.pick_end), [start, t], {"end": end} | drawn, **LIGHT)
-    on([use_a.click], handlers.start_from, [digit, start, end, t], {"start": start, "start_pick": start_pick} | drawn, **LIGHT)
-    on([use_b.click], handlers.end_at, [digit, start, end, t], {"end": end, "end_pick": end_pick} | drawn, **LIGHT)
-    on([t.input], handlers.latent_point, [start, end, t], {"point": point_image}, **LIGHT)
+    # The Denoise tab's digit lives in the page's controller: a JavaScript-only step copies it into a hidden box first.
+    digit = gr.Textbox(visible=False)
+    js_only = dict(queue=False, show_progress="hidden", api_visibility="private")
+    use_a.click(None, None, [digit], js="() => DAE.digit()", **js_only).then(
+        keyed(handlers.start_from, {"start": start, "start_pick": start_pick} | drawn), [digit, start, end, t],
+        [start, start_pick, *drawn.values()], **QUIET, **LIGHT)
+    use_b.click(None, None, [digit], js="() => DAE.digit()", **js_only).then(
+        keyed(handlers.end_at, {"end": end, "end_pick": end_pick} | drawn), [digit, start, end, t],
+        [end, end_pick, *drawn.values()], **QUIET, **LIGHT)
+    on([t.input, t.change], handlers.latent_point, [start, end, t], {"point": point_image}, **LIGHT)
 
 
 def api(handlers: ui.DemoUI) -> None:
@@ -249,7 +311,7 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
     """The whole page around `denoiser`, queued and bounded, ready to launch(**LAUNCH)."""
     limit_decoding()  # before anything is served: Gradio decodes drawings itself
     samples, labels = load_samples()
-    handlers = ui.DemoUI(denoiser, samples, labels)
+    handlers = ui.DemoUI(denoiser, samples, labels, load_test_indices())
     with gr.Blocks(title="Denoising autoencoder on MNIST", delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown(
             "# Denoising autoencoder on MNIST\n"
@@ -257,13 +319,27 @@ def build_demo(denoiser: Denoiser) -> gr.Blocks:
             "convolutional autoencoder makes of it. Each digit is first reduced to MNIST's 28 × 28 format."
         )
         with gr.Tab("Denoise"):
-            digit = denoise_tab(handlers)
+            controls = denoise_tab(handlers)
         with gr.Tab("Latent space"):
-            latent_tab(handlers, digit)
+            latent_tab(handlers)
         api(handlers)
-        demo.load(None, js=SELECT_BRUSH_JS)
+        # A link restores the page: the controls take the address's values, then the controller starts with them.
+        linked = gr.Textbox(visible=False)
+        names = ["kind", "strength", "seed", "compare", "input_tabs"]
+        from_link = keyed(handlers.from_link, controls | {"linked": linked})
+
+        def restore(request: gr.Request):  # the annotation is how Gradio knows to pass the request
+            return from_link(request)
+
+        demo.load(restore, None, [*(controls[n] for n in names), linked],
+                  queue=False, show_progress="hidden", api_visibility="private").then(
+            None, [controls["kind"], controls["strength"], controls["seed"], controls["compare"], linked],
+            js="(noise, strength, seed, compare, linked) => DAE.start({noise, strength, seed, compare}, linked)",
+            queue=False, show_progress="hidden", api_visibility="private")
         demo.load(None, js=KEYBOARD_JS)
     demo.queue(max_size=QUEUE_SIZE)
+    # Every launch (app, tests, benchmarks) gets the body limit; a fresh dict each time, as Gradio writes into it.
+    demo.launch = functools.partial(demo.launch, app_kwargs={"middleware": [Middleware(BodyLimit)]})
     return demo
 
 
@@ -275,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--share", action="store_true", help="also create a public share link through Gradio")
     args = p.parse_args(argv)
     limit_decoding()
-    torch.set_num_threads(1)  # a 1.8 MFLOP model: threads cost more than they save, and requests run side by side
+    torch.set_num_threads(1)  # about 1.8 M multiply-adds per digit: threads cost more than they save, and requests run side by side
     try:
         denoiser = load_denoiser(args.checkpoint, args.compare_checkpoint)
     except CheckpointError as e:

@@ -33,16 +33,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-from PIL import Image  # noqa: E402
+import httpx
+import numpy as np
+import psutil
+from PIL import Image
 
-from dae.noise import NOISE_KINDS  # noqa: E402
+from dae.noise import NOISE_KINDS
 
 KINDS = tuple((k.name, k.max_strength) for k in NOISE_KINDS.values())
 
@@ -136,24 +135,65 @@ class PageSession:
                         return message
         raise RuntimeError(f"the event stream ended without the result of event {event_id}")
 
+    def render(self, request: dict) -> httpx.Response:
+        """One call of the page's render server function, as the page's controller makes it (one POST, no queue)."""
+        results = next(c["id"] for c in self.config["components"] if c.get("props", {}).get("elem_id") == "results")
+        body = {"data": request, "component_id": results, "fn_name": "render", "session_hash": self.session}
+        return self.http.post("gradio_api/component_server/", json=body)
+
     def close(self) -> None:
         self.http.close()
 
 
 def slider_page(url: str) -> tuple[PageSession, callable]:
-    """A page with MNIST sample 42 picked; returns it and a function that moves its strength slider once."""
+    """A page showing MNIST sample 42; returns it and a function that moves its strength slider once
+    (as the page does: one render request, retried while the server answers "busy")."""
     page = PageSession(url)
-    controls = ["gaussian", 0.5, 0, False]  # the inputs these events end with; any before them are state the server holds
-    select = page.event("samples", "select")
-    page.call(select, [None] * (page.inputs(select) - len(controls)) + controls, {"index": 42, "value": None})
-    slider = page.event("strength", "input")
 
     def move(i: int) -> None:
-        message = page.call(slider, [None, "gaussian", round(0.1 + 0.8 * (i % 10) / 10, 2), i, False])
-        if not message["success"]:
-            raise RuntimeError(f"the slider event failed: {message}")
+        request = {"source": {"kind": "sample", "index": 42}, "noise": "gaussian", "strength": round(0.1 + 0.8 * (i % 10) / 10, 2),
+                   "seed": i, "compare": False, "views": []}
+        for _ in range(1000):
+            response = page.render(request)
+            response.raise_for_status()
+            answer = response.json()
+            if not answer.get("busy"):
+                if "recon" not in answer.get("images", {}):
+                    raise RuntimeError(f"the slider's render failed: {answer.get('status')}")
+                return
+            time.sleep(0.04)
+        raise RuntimeError("the server stayed busy")
 
     return page, move
+
+
+def drawing_flood(url: str, clients: int, seconds: float, png: str) -> dict:
+    """`clients` threads each sending drawings to the render function as fast as it answers, for `seconds`."""
+    counts = {"answered": 0, "busy": 0, "failed": 0}
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker() -> None:
+        page = PageSession(url)
+        request = {"source": {"kind": "drawing", "png": png}, "noise": "mask", "strength": 0.5, "seed": 0, "compare": True, "views": ["curve"]}
+        try:
+            while time.monotonic() < stop:
+                try:
+                    r = page.render(request)
+                    key = "busy" if r.status_code == 200 and r.json().get("busy") else "answered" if r.status_code == 200 else "failed"
+                except httpx.HTTPError:
+                    key = "failed"
+                with lock:
+                    counts[key] += 1
+        finally:
+            page.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 60)
+    return counts
 
 
 def timed(fn, *args) -> float:

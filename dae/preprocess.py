@@ -17,6 +17,9 @@ reduced scale, everything else reduced in its own 8/16-bit mode before any float
 
 from __future__ import annotations
 
+import base64
+import binascii
+import io
 import math
 import warnings
 from dataclasses import dataclass
@@ -191,6 +194,60 @@ def digit_from_sketch(value: dict | None, max_side: int = MAX_SKETCH_SIDE) -> np
     """A gr.Sketchpad value -> (28, 28) MNIST-style digit with MNIST-like strokes, or None when blank."""
     ink = sketch_ink(value, max_side)
     return None if ink is None else mnist_style(normalise_strokes(ink))
+
+
+def decode_data_url(url: object, max_chars: int, what: str = "drawing") -> bytes:
+    """The PNG bytes of a `data:image/png;base64,...` URL, its length checked before anything is decoded."""
+    prefix = "data:image/png;base64,"
+    if not isinstance(url, str) or not url.startswith(prefix):
+        raise InputError(f"The {what} must be sent as a PNG data URL.")
+    if len(url) > max_chars:
+        raise InputError(f"This {what} is {len(url):,} characters long, more than the canvas can make ({max_chars:,} at most).")
+    try:
+        return base64.b64decode(url[len(prefix):], validate=True)
+    except (binascii.Error, ValueError):
+        raise InputError(f"The {what} is not valid base64.") from None
+
+
+def drawing_ink(png: bytes, max_side: int = MAX_SKETCH_SIDE) -> np.ndarray:
+    """The ink of the page's canvas: a transparent PNG whose alpha channel is the ink (any theme, any colour).
+
+    The header is read first: a picture larger than the canvas can make is refused before its pixels are decoded.
+    """
+    try:
+        image = Image.open(io.BytesIO(png))
+        w, h = image.size
+        if max(w, h) > max_side:
+            raise InputError(f"This drawing is {w:,} × {h:,} pixels, larger than the canvas can make ({max_side} px at most).")
+        image.load()
+    except InputError:
+        raise
+    except Image.DecompressionBombError:  # PIL's own bound (limit_decoding), from the header alone
+        raise InputError(f"This drawing is larger than the canvas can make ({max_side} px at most).") from None
+    except (OSError, SyntaxError, ValueError):
+        raise InputError("The drawing is not a PNG that can be read.") from None
+    if "A" not in image.getbands():
+        raise InputError("The drawing has no transparency: send the canvas's stroke layer (its alpha is the ink).")
+    return np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
+
+
+def digit_from_drawing(png: bytes, max_side: int = MAX_SKETCH_SIDE) -> np.ndarray | None:
+    """The page's canvas (PNG bytes) -> (28, 28) MNIST-style digit with MNIST-like strokes, or None when blank."""
+    ink = drawing_ink(png, max_side)
+    return mnist_style(normalise_strokes(ink)) if ink.any() else None
+
+
+def digit_from_png(png: bytes) -> np.ndarray:
+    """A 28 x 28 greyscale PNG (a digit the server made, sent back by the page) -> (28, 28) floats in [0, 1]."""
+    try:
+        image = Image.open(io.BytesIO(png))
+        if image.size != (SIZE, SIZE):
+            raise InputError(f"A digit must be {SIZE} × {SIZE} pixels, not {image.size[0]} × {image.size[1]}.")
+        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
+    except InputError:
+        raise
+    except (OSError, SyntaxError, ValueError):
+        raise InputError("The digit is not a PNG that can be read.") from None
 
 
 def _gray(a: np.ndarray) -> np.ndarray:

@@ -32,6 +32,14 @@ def load_samples() -> tuple[np.ndarray, np.ndarray]:
     return images, labels
 
 
+@lru_cache(maxsize=1)
+def load_test_indices() -> np.ndarray:
+    """(100,) each bundled sample's index in the MNIST test set, in load_samples' order."""
+    import json
+
+    return np.asarray(json.loads(SAMPLES_JSON.read_text())["test_indices"]).reshape(-1)
+
+
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError, load_mnist
     from .files import atomic_path, write_json

@@ -14,16 +14,38 @@ it as an error).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import html
+import json
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .demo import MAX_SEED, Denoiser, metrics_markdown, output_images, path_html, result_json, upscale
+from .inference import (
+    MAX_SEED,
+    Denoiser,
+    check_controls,
+    error_image,
+    guess_text,
+    metrics_html,
+    output_images,
+    path_html,
+    png_data_uri,
+    png_rgb_data_uri,
+    result_json,
+    upscale,
+)
 from .noise import NOISE_KINDS, NoiseKind
-from .preprocess import InputError, digit_from_sketch, read_upload
+from .preprocess import InputError, decode_data_url, digit_from_drawing, digit_from_png, read_upload
+from .views import curve_svg, test_set_means
+
+EVALUATION = Path(__file__).resolve().parents[1] / "checkpoints" / "dae" / "evaluation.json"  # the test-set means the curve shows
+MAX_DRAWING_CHARS = 600_000  # a 320 x 320 canvas PNG is 5-40 kB; nothing larger is decoded
+MAX_DIGIT_CHARS = 4_000  # a 28 x 28 greyscale PNG is a few hundred bytes
 
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
+DRAW_HINT = "✏️ Draw a digit on the canvas."
 PICK_HINT = "👆 Pick one of the digits above, or press **Random digit**."
 NO_DENOISE_DIGIT = "⚠️ There is no digit in the Denoise tab yet: draw, pick or upload one there first."
 EXPIRED = "This upload is no longer on the server (uploads are kept for an hour)."
@@ -56,7 +78,8 @@ def blank(status: str) -> dict:
 
 
 def warning(error: InputError) -> str:
-    return f"⚠️ {error}"
+    """What went wrong, as the status line shows it (HTML: the message is escaped)."""
+    return f"⚠️ {html.escape(str(error))}"
 
 
 def next_seed(seed: float | int | None) -> int:
@@ -75,84 +98,121 @@ class DemoUI:
     denoiser: Denoiser
     samples: np.ndarray  # (n, 28, 28) floats in [0, 1]: the digits the pickers offer
     labels: np.ndarray  # (n,) their classes
-    rng: np.random.Generator = field(default_factory=np.random.default_rng)
+    test_indices: np.ndarray  # (n,) their places in the MNIST test set
 
     # ---- the Denoise tab ---------------------------------------------------------------------------
-    # Each input tab holds its own input (the drawing, the picked sample, the uploaded picture); the
-    # digit on screen is the one of the tab in view, and every result is recomputed when it changes.
+    # The page sends one request per update (`render`): where the digit comes from, the controls and
+    # the views in sight; everything the tab shows comes back in that one answer, images inline.
 
-    def results(self, digit: np.ndarray | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """The noisy input, each reconstruction and error map, and the metrics table (or a hint, or what is wrong)."""
+    def source_digit(self, source: object) -> tuple[np.ndarray | None, int | None, str]:
+        """The digit a request names: (digit or None, sample index or None, hint when there is none)."""
+        if not isinstance(source, dict):
+            raise InputError("The request names no input.")
+        kind = source.get("kind")
+        if kind == "sample":
+            index = source.get("index")
+            if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self.samples):
+                raise InputError(f"There is no sample {index!r}: the samples are numbered 0 to {len(self.samples) - 1}.")
+            return self.samples[index], index, ""
+        if kind == "drawing":
+            digit = digit_from_drawing(decode_data_url(source.get("png"), MAX_DRAWING_CHARS))
+            return digit, None, DRAW_HINT
+        if kind == "digit":
+            return digit_from_png(decode_data_url(source.get("png"), MAX_DIGIT_CHARS, "digit")), None, ""
+        if kind == "none":
+            return None, None, BLANK_HINT
+        raise InputError(f"Unknown input kind {kind!r}.")
+
+    def render(self, request: dict) -> dict:
+        """Everything the Denoise tab shows for one request (see app.py's page script for its fields)."""
+        if not isinstance(request, dict):
+            return {"status": warning(InputError("Bad request."))}
+        try:
+            digit, sample, hint = self.source_digit(request.get("source"))
+        except InputError as e:
+            return {"images": {}, "status": warning(e)}
         if digit is None:
-            return blank(BLANK_HINT)
-        names = ("dae", "unet") if compare and "unet" in self.denoiser.models else ("dae",)
+            return {"images": {}, "status": hint}
+        compare = bool(request.get("compare")) and "unet" in self.denoiser.models
+        names = ("dae", "unet") if compare else ("dae",)
+        shown = {"images": {"clean": png_data_uri(digit)}, "digit": png_data_uri(digit), "sample": sample, "compare": compare}
+        if sample is not None:
+            shown["caption"] = f"MNIST test digit #{int(self.test_indices[sample])}, a {int(self.labels[sample])}"
         try:
-            r = self.denoiser(digit, kind, strength, seed, names)
+            r = self.denoiser(digit, request.get("noise"), request.get("strength"), request.get("seed"), names)
         except InputError as e:
-            return blank(warning(e))
-        recon, error = output_images(r, "dae")
-        unet_recon, unet_error = output_images(r, "unet") if "unet" in r.outputs else (None, None)
-        return {"noisy": upscale(r.noisy), "recon": recon, "error": error, "unet_recon": unet_recon, "unet_error": unet_error,
-                "status": metrics_markdown(r, MODEL_TITLES)}
+            return shown | {"status": warning(e)}
+        images = shown["images"] | {"noisy": png_data_uri(r.noisy)}
+        for name, prefix in (("dae", ""), ("unet", "unet-")):
+            if name in r.outputs:
+                images[prefix + "recon"] = png_data_uri(r.outputs[name])
+                images[prefix + "error"] = png_rgb_data_uri(error_image(np.abs(r.outputs[name] - r.clean), scale=1))
+        guesses = {"clean": guess_text(r, "input"), "noisy": guess_text(r, "noisy"), "recon": guess_text(r, "dae")}
+        if "unet" in r.outputs:
+            guesses["unet-recon"] = guess_text(r, "unet")
+        wrong = [key for key, name in (("noisy", "noisy"), ("recon", "dae"), ("unet-recon", "unet"))
+                 if name in r.guesses and "input" in r.guesses and r.guesses[name][0] != r.guesses["input"][0]]
+        views = {}
+        if "curve" in (request.get("views") or ()) and not request.get("live"):
+            kind, strength, seed = check_controls(request.get("noise"), request.get("strength"), request.get("seed"))
+            views["curve"] = curve_svg(self.denoiser.curve(digit, kind, seed, names), kind, strength, test_set_means(EVALUATION))
+        return shown | {"images": images, "guesses": guesses, "wrong": wrong, "views": views,
+                        "status": metrics_html(r, MODEL_TITLES), "metrics": result_json(r)}
 
-    def show(self, digit: np.ndarray | None, kind: str, strength: float, seed: float, compare: bool, hint: str = BLANK_HINT) -> dict:
-        """A new digit on screen (None: none): it, as the model sees it (28 x 28), and its results."""
-        shown = {"digit": digit, "clean": None if digit is None else upscale(digit)}
-        return shown | (blank(hint) if digit is None else self.results(digit, kind, strength, seed, compare))
-
-    def refused(self, error: InputError) -> dict:
-        """An input that cannot be used: nothing of the previous digit stays on screen."""
-        return {"digit": None, "clean": None} | blank(warning(error))
-
-    def drawn(self, sketch: dict | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """The canvas changed (a stroke, an undo, "Clear canvas"), or its tab came into view."""
-        try:
-            digit = digit_from_sketch(sketch, max_side=CANVAS)
-        except InputError as e:
-            return self.refused(e)
-        return self.show(digit, kind, strength, seed, compare)
-
-    def picked(self, index: int | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """A sample was clicked (or its tab came into view): show it and highlight it in the gallery."""
-        if index is None or not 0 <= int(index) < len(self.samples):
-            return {"sample": None, "gallery": selection(None)} | self.show(None, kind, strength, seed, compare, hint=PICK_HINT)
-        index = int(index)
-        return {"sample": index, "gallery": selection(index)} | self.show(self.samples[index], kind, strength, seed, compare)
-
-    def random_pick(self, current: int | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """"Random digit": any sample but the one on screen, highlighted in the gallery like a click."""
-        index = int(self.rng.integers(len(self.samples) - 1))
-        if current is not None and index >= int(current):
-            index += 1
-        return self.picked(index, kind, strength, seed, compare)
-
-    def uploaded(self, path: str | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """A file was uploaded (or removed, or its tab came into view): the picture itself and the digit it became."""
+    def uploaded(self, path: str | None) -> dict:
+        """A file was uploaded (or removed): the picture itself, and the digit it became as a 28 x 28 PNG for the page."""
         if path is None:
-            return {"preview": None} | self.show(None, kind, strength, seed, compare)
+            return {"preview": None, "upload_digit": json.dumps({"none": True})}
         if not Path(path).is_file():  # the server's cache deletes uploads after a while (app.CACHE_CLEANUP)
-            return {"preview": None} | self.refused(InputError(f"{EXPIRED} Upload it again, please."))
+            return {"preview": None, "upload_digit": json.dumps({"error": warning(InputError(f"{EXPIRED} Upload it again, please."))})}
         try:
             upload = read_upload(path)
         except InputError as e:
-            return {"preview": None} | self.refused(e)
-        return {"preview": upload.preview} | self.show(upload.digit, kind, strength, seed, compare)
+            return {"preview": None, "upload_digit": json.dumps({"error": warning(e)})}
+        return {"preview": upload.preview, "upload_digit": json.dumps({"digit": png_data_uri(upload.digit)})}
 
-    def kind_changed(self, digit: np.ndarray | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """Another noise kind: the slider takes its range (keeping the value where it fits), then new results."""
+    def kind_slider(self, kind: str, strength: float) -> dict:
+        """Another noise kind: the slider takes its range and meaning (the value kept where it fits)."""
         if kind not in NOISE_KINDS:
-            return self.results(digit, kind, strength, seed, compare)  # says which kinds exist
-        slider = strength_slider(NOISE_KINDS[kind], strength)
-        return {"strength": slider} | self.results(digit, kind, slider["value"], seed, compare)
+            return {}
+        return {"strength": strength_slider(NOISE_KINDS[kind], strength)}
 
-    def new_noise(self, digit: np.ndarray | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """"New noise": the next seed, and the results with it."""
-        seed = next_seed(seed)
-        return {"seed": seed} | self.results(digit, kind, strength, seed, compare)
+    def from_link(self, request=None) -> dict:
+        """The controls an address asks for (?tab=samples&sample=34&noise=mask&strength=0.5&seed=7&compare=1).
 
-    def compare_changed(self, digit: np.ndarray | None, kind: str, strength: float, seed: float, compare: bool) -> dict:
-        """The U-Net comparison on or off: its row appears or goes, and the metrics table follows."""
-        return {"unet_row": Update(visible=bool(compare))} | self.results(digit, kind, strength, seed, compare)
+        Values that cannot be used are left at their defaults: a link never breaks the page.
+        """
+        query = dict(getattr(request, "query_params", None) or {})
+        kind = query.get("noise") if query.get("noise") in NOISE_KINDS else next(iter(NOISE_KINDS))
+        top = NOISE_KINDS[kind]
+        out = {"kind": kind, "strength": strength_slider(top, top.default_strength)}
+        try:
+            strength = float(query["strength"])
+            if math.isfinite(strength) and 0 <= strength <= top.max_strength:
+                out["strength"] = strength_slider(top, strength)
+        except (KeyError, ValueError):
+            pass
+        try:
+            out["seed"] = min(max(int(query["seed"]), 0), MAX_SEED)
+        except (KeyError, ValueError):
+            out["seed"] = 0
+        out["compare"] = query.get("compare") == "1" and "unet" in self.denoiser.models
+        linked = {}
+        tab = query.get("tab")
+        if tab in ("draw", "samples", "upload"):
+            linked["tab"] = tab
+            out["input_tabs"] = Update(selected=tab)
+        try:
+            sample = int(query["sample"])
+            if 0 <= sample < len(self.samples):
+                linked["sample"] = sample
+                if tab is None:
+                    linked["tab"] = "samples"
+                    out["input_tabs"] = Update(selected="samples")
+        except (KeyError, ValueError):
+            pass
+        out.setdefault("input_tabs", Update())  # no tab in the link: the tab on screen stays
+        return out | {"linked": json.dumps(linked)}
 
     # ---- the Latent space tab -----------------------------------------------------------------------
 
@@ -167,7 +227,7 @@ class DemoUI:
         index = self.sample_index(digit)
         if index is None:
             return "the digit from the Denoise tab"
-        return f"a {self.labels[index]} (MNIST sample {index + 1})"
+        return f"MNIST test digit #{int(self.test_indices[index])}, a {self.labels[index]}"
 
     def latent(self, start: np.ndarray, end: np.ndarray, t: float) -> dict:
         """Both ends, the decoded point at t, the whole path in LATENT_STEPS decoded steps, and what the ends are."""
@@ -188,14 +248,23 @@ class DemoUI:
         end = self.samples[int(index)]
         return {"end": end} | self.latent(start, end, t)
 
-    def start_from(self, digit: np.ndarray | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
+    def denoise_digit(self, png: str | None) -> np.ndarray | None:
+        """The Denoise tab's digit as the page holds it (a 28 x 28 PNG data URL), or None."""
+        try:
+            return digit_from_png(decode_data_url(png, MAX_DIGIT_CHARS, "digit")) if png else None
+        except InputError:
+            return None
+
+    def start_from(self, png: str | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
         """"Start from the digit in the Denoise tab": it becomes the start, and the start picker highlights it (if a sample)."""
+        digit = self.denoise_digit(png)
         if digit is None:
             return {"latent_status": NO_DENOISE_DIGIT}
         return {"start": digit, "start_pick": selection(self.sample_index(digit))} | self.latent(digit, end, t)
 
-    def end_at(self, digit: np.ndarray | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
+    def end_at(self, png: str | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
         """"End at the digit in the Denoise tab": the same for the end."""
+        digit = self.denoise_digit(png)
         if digit is None:
             return {"latent_status": NO_DENOISE_DIGIT}
         return {"end": digit, "end_pick": selection(self.sample_index(digit))} | self.latent(start, digit, t)

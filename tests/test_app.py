@@ -12,14 +12,10 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
+from benchmarks import load_test
 from dae import ui
 from dae.checkpoint import load_model
 from dae.samples import load_samples
-
-from .conftest import ROOT
-
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import load_test  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +66,8 @@ def test_denoise_endpoint(client, digit_png):
     for path, mode in ((noisy, "L"), (recon, "L"), (error, "RGB")):
         image = Image.open(path)
         assert image.format == "PNG" and image.size == (224, 224) and image.mode == mode and blocks_of_8(path)
-    assert set(metrics) == {"noisy", "dae"}
+    assert set(metrics) == {"input", "noisy", "dae"}
+    assert metrics["input"]["label"] == metrics["dae"]["label"] and 0 <= metrics["noisy"]["confidence"] <= 1
     assert metrics["dae"]["psnr"] > metrics["noisy"]["psnr"] + 5  # the trained model really denoises
 
 
@@ -103,7 +100,7 @@ def test_bad_requests_get_a_clear_error_and_the_server_keeps_answering(client, d
 
 def test_model_choice(client, digit_png):
     metrics = client.predict(handle_file(str(digit_png)), "mask", 0.5, 1, "unet", api_name="/denoise")[3]
-    assert set(metrics) == {"noisy", "unet"}
+    assert set(metrics) == {"input", "noisy", "unet"}
     with pytest.raises(Exception, match="Unknown model"):
         client.predict(handle_file(str(digit_png)), "mask", 0.5, 1, "resnet", api_name="/denoise")
 

@@ -5,6 +5,7 @@ Every wait is for a condition, with generous time limits (a slow, shared 2-core 
 Screenshots of the run go to $DAE_ARTIFACTS (default: test-artifacts/), never into git.
 """
 
+import base64
 import io
 import os
 import shutil
@@ -15,7 +16,7 @@ import pytest
 from PIL import Image
 
 import app
-from dae.samples import load_samples
+from dae.samples import load_samples, load_test_indices
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("DAE_ARTIFACTS", Path(__file__).resolve().parents[1] / "test-artifacts"))
@@ -47,13 +48,12 @@ def browser():
         browser.close()
 
 
-def open_page(browser, url, viewport, theme="light"):
-    page = browser.new_page(viewport=viewport)
+def open_page(browser, url, viewport, theme="light", query="", **context):
+    page = browser.new_context(viewport=viewport, **context).new_page()
     page.set_default_timeout(WAIT)
-    page.goto(url + ("?__theme=dark" if theme == "dark" else ""), wait_until="load")
+    page.goto(url + "?" + "&".join(filter(None, ["__theme=dark" if theme == "dark" else "", query])), wait_until="load")
     page.wait_for_selector("#sketch canvas")
-    # ready to draw: the page selects the Brush tool itself (the canvas ignores the mouse until then)
-    page.wait_for_function("() => !document.querySelector('#sketch').innerText.includes('select the draw tool')")
+    page.wait_for_function("() => window.DAE && window.DAE.started && document.querySelector('#metrics')")
     return page
 
 
@@ -66,28 +66,29 @@ def laptop(browser, url):
 
 def src(page, elem_id: str) -> str | None:
     img = page.locator(f"#{elem_id} img")
-    return img.first.get_attribute("src") if img.count() else None
+    return (img.first.get_attribute("src") or None) if img.count() else None
 
 
 def changed(page, elem_id: str, old: str | None) -> str:
-    """Wait until #elem_id shows an image other than `old`; return its URL."""
+    """Wait until #elem_id shows an image other than `old`; return its source (an inline PNG)."""
     page.wait_for_function(
-        "([id, old]) => { const img = document.querySelector('#' + id + ' img'); return img && img.src && img.src !== old; }",
+        "([id, old]) => { const img = document.querySelector('#' + id + ' img'); const s = img && img.getAttribute('src'); return s && s !== old; }",
         arg=[elem_id, old or ""])
     return src(page, elem_id)
 
 
 def emptied(page, elem_id: str) -> None:
-    page.wait_for_function("id => !document.querySelector('#' + id + ' img')", arg=elem_id)
+    page.wait_for_function("id => { const img = document.querySelector('#' + id + ' img'); return !img || !img.getAttribute('src'); }", arg=elem_id)
 
 
-def pixels(page, url: str) -> np.ndarray:
-    return np.asarray(Image.open(io.BytesIO(page.request.get(url).body())).convert("L"))
+def pixels(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,"), uri[:40]  # inline: no file fetch
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
 
 
 def shown_digit(page, elem_id: str = "clean") -> np.ndarray:
-    """The 28 x 28 digit an 8x result image shows."""
-    return pixels(page, src(page, elem_id))[::8, ::8]
+    """The 28 x 28 digit a result image shows."""
+    return pixels(src(page, elem_id))
 
 
 def sample_of(page, gallery: str) -> int | None:
@@ -98,12 +99,12 @@ def sample_of(page, gallery: str) -> int | None:
         return i < 0 ? null : i; }""", gallery)
 
 
-def draw_stroke(page):
+def draw_stroke(page, dx=10, steps=20):
     box = page.locator("#sketch canvas").first.bounding_box()
-    cx, top, height = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.3, box["height"] * 0.4
+    cx, top, height = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.25, box["height"] * 0.5
     page.mouse.move(cx, top)
     page.mouse.down()
-    page.mouse.move(cx + 10, top + height, steps=20)
+    page.mouse.move(cx + dx, top + height, steps=steps)
     page.mouse.up()
 
 
@@ -207,7 +208,7 @@ def test_compare_and_latent_space(laptop):
     page.locator("#use-b").click()
     changed(page, "latent-end", old)
     page.wait_for_function("() => document.querySelector('#latent-b button.thumbnail-item.selected')?.getAttribute('aria-label') === 'Thumbnail 58 of 100'")
-    assert "MNIST sample 58" in page.locator("#latent-status").inner_text()
+    assert f"MNIST test digit #{load_test_indices()[57]}, a 5" in page.locator("#latent-status").inner_text()
     page.screenshot(path=ARTIFACTS / "laptop-4-latent.png", full_page=True)
     page.get_by_role("tab", name="Denoise").click()
     page.locator("#compare input").uncheck()
@@ -262,7 +263,7 @@ def test_keyboard_radio_group_gallery_stop_and_focus_rings(laptop):
     start = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
     page.keyboard.press("ArrowRight")
     moved = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
-    assert start.startswith("Thumbnail") and moved.startswith("Thumbnail") and moved != start
+    assert start.startswith("MNIST test digit") and moved.startswith("MNIST test digit") and moved != start
     old = src(page, "clean")
     page.keyboard.press("Enter")
     changed(page, "clean", old)
@@ -290,13 +291,10 @@ def test_keyboard_radio_group_gallery_stop_and_focus_rings(laptop):
 def test_phone_layout(browser, url, theme):
     page = open_page(browser, url, PHONE, theme)
     try:
-        # The brush tools do not cover the drawing area (a CANVAS-px square at the editor's zoom, centred).
+        # The drawing tools sit under the drawing area, on screen, and the canvas fits the screen.
         canvas = box(page, "#sketch canvas")
-        zoom = float(page.locator("#sketch .zoom-number").inner_text().strip().rstrip("%")) / 100
-        side = app.ui.CANVAS * zoom
-        area = {"x": canvas["x"] + (canvas["width"] - side) / 2, "y": canvas["y"] + (canvas["height"] - side) / 2, "width": side, "height": side}
-        assert not overlap(box(page, "#sketch .toolbar-wrap"), area), (box(page, "#sketch .toolbar-wrap"), area)
-        assert inside_viewport(box(page, "#sketch .toolbar-wrap"), PHONE)
+        assert not overlap(box(page, "#sketch .dae-tools"), canvas), (box(page, "#sketch .dae-tools"), canvas)
+        assert inside_viewport(box(page, "#sketch .dae-tools"), PHONE) and inside_viewport(canvas, PHONE)
 
         # After drawing, the four results are on screen, without scrolling, none over another or the canvas.
         draw_stroke(page)
@@ -312,7 +310,7 @@ def test_phone_layout(browser, url, theme):
 
         # The metrics table: every number and header on one line, the table within the screen.
         page.locator("#metrics table").scroll_into_view_if_needed()
-        lines = page.evaluate("""() => [...document.querySelectorAll('#metrics tr')].flatMap((row) =>
+        lines = page.evaluate("""() => [...document.querySelectorAll('#metrics tr')].slice(1).flatMap((row) =>
             [...row.children].slice(1).map((cell) => {
               const range = document.createRange(); range.selectNodeContents(cell);
               return [cell.innerText, new Set([...range.getClientRects()].map((r) => Math.round(r.bottom))).size]; }))""")
@@ -334,3 +332,137 @@ def test_phone_layout(browser, url, theme):
         page.screenshot(path=ARTIFACTS / f"phone-{theme}-3-latent.png", full_page=True)
     finally:
         page.close()
+
+
+# ---- the canvas, the controls and the link, one round trip each ----------------------------------------
+
+
+def recon_sources_while(page, action) -> set:
+    """Every reconstruction the page showed while `action` ran."""
+    page.evaluate("""() => { window.__seen = new Set();
+        const img = document.querySelector('#recon img');
+        window.__watch = new MutationObserver(() => window.__seen.add(img.getAttribute('src')));
+        window.__watch.observe(img, {attributes: true, attributeFilter: ['src']}); }""")
+    action()
+    return set(page.evaluate("() => { window.__watch.disconnect(); return [...window.__seen]; }"))
+
+
+def test_the_reconstruction_follows_the_pen_and_undo_and_clear_work(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    try:
+        box = page.locator("#sketch canvas").bounding_box()
+        cx, top = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
+
+        def slow_stroke():
+            page.mouse.move(cx, top)
+            page.mouse.down()
+            for i in range(40):  # 2 s of drawing: results arrive while the pen is down
+                page.mouse.move(cx + i, top + 4 * i)
+                page.wait_for_timeout(50)
+            page.mouse.up()
+
+        seen = recon_sources_while(page, slow_stroke)
+        assert len(seen) >= 3, len(seen)  # several reconstructions during one stroke, not only at the end
+        one_stroke = changed(page, "clean", None)
+        draw_stroke(page, dx=-60)
+        two_strokes = changed(page, "clean", one_stroke)
+        page.locator("#sketch [data-action=undo]").click()
+        page.wait_for_function("s => document.querySelector('#clean img').getAttribute('src') === s", arg=one_stroke)
+        page.locator("#sketch [data-action=clear]").click()
+        for elem in RESULTS:
+            emptied(page, elem)
+        assert "Draw a digit" in page.locator("#metrics").inner_text()
+        assert two_strokes != one_stroke
+        # The eraser removes ink: a stroke erased over its whole length leaves no digit.
+        draw_stroke(page)
+        changed(page, "clean", None)
+        page.locator("#sketch [data-tool=eraser]").click()
+        draw_stroke(page)  # the eraser is wider than the pen: the same path takes all of the ink
+        emptied(page, "clean")
+        page.locator("#sketch [data-tool=pen]").click()
+    finally:
+        page.close()
+
+
+def test_drawing_with_a_finger(browser, url):
+    page = open_page(browser, url, PHONE, has_touch=True, is_mobile=True)
+    try:
+        box = page.locator("#sketch canvas").bounding_box()
+        cdp = page.context.new_cdp_session(page)
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+        for i in range(1, 20):
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x + i, "y": y + 8 * i}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        for elem in RESULTS:
+            changed(page, elem, None)
+        assert page.evaluate("() => window.scrollY") == 0  # the stroke drew; it did not scroll the page
+    finally:
+        page.close()
+
+
+def test_both_reset_buttons_and_the_seed_messages(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    try:
+        page.get_by_role("tab", name="MNIST samples").click()
+        page.locator("#samples button.thumbnail-item").nth(20).click()
+        changed(page, "noisy", None)
+        page.locator("#strength input[type=range]").fill("0.9")
+        strong = changed(page, "noisy", src(page, "noisy"))
+        page.locator("#strength button[aria-label='Reset to default value']").click()
+        changed(page, "noisy", strong)  # back at 0.5: new results, not the old ones left on screen
+
+        for bad in ("-1", "2.5"):
+            page.locator("#seed input").fill(bad)
+            page.keyboard.press("Tab")
+            page.wait_for_function("() => document.querySelector('#metrics').innerText.includes('whole number')")
+            emptied(page, "noisy")
+            assert page.locator(".toast-body").count() == 0  # the app's own message, no popup
+        page.locator("#seed input").fill("3")
+        page.keyboard.press("Tab")
+        changed(page, "noisy", None)
+
+        page.get_by_role("tab", name="Latent space").click()
+        first = changed(page, "latent-point", None)
+        page.locator("#latent-t input[type=range]").fill("0.9")
+        moved = changed(page, "latent-point", first)
+        page.locator("#latent-t button[aria-label='Reset to default value']").click()
+        back = changed(page, "latent-point", moved)
+        file = lambda u: np.asarray(Image.open(io.BytesIO(page.request.get(u).body())))  # noqa: E731
+        assert np.array_equal(file(back), file(first))  # back at t = 0.5
+    finally:
+        page.close()
+
+
+def test_a_link_restores_the_view_pixel_for_pixel(browser, url):
+    import torch
+
+    from dae.noise import add_noise
+
+    page = open_page(browser, url, LAPTOP, query="sample=34&noise=mask&strength=0.5&seed=7")
+    try:
+        noisy = changed(page, "noisy", None)
+        assert sample_of(page, "samples") == 34
+        clean = torch.from_numpy(load_samples()[0][34]).view(1, 1, 28, 28)
+        expected = (add_noise(clean, "mask", 0.5, 7)[0, 0].numpy() * 255 + 0.5).astype(np.uint8)
+        assert np.array_equal(pixels(noisy), expected)
+        caption = page.locator("#source-caption").inner_text()
+        assert caption == f"MNIST test digit #{load_test_indices()[34]}, a 3"
+        assert page.locator("#kind input:checked").get_attribute("value") == "mask"
+        # The address follows the state as it changes.
+        page.locator("#samples button.thumbnail-item").nth(35).click()
+        page.wait_for_function("() => location.search.includes('sample=35')")
+        assert "noise=mask" in page.url and "seed=7" in page.url
+    finally:
+        page.close()
+
+
+def test_the_curve_follows_the_slider(laptop):
+    page = laptop
+    page.get_by_role("tab", name="Denoise").click()
+    page.get_by_role("tab", name="MNIST samples").click()
+    page.locator("#samples button.thumbnail-item").nth(61).click()
+    page.wait_for_function("() => document.querySelector('#curve svg')")
+    before = page.locator("#curve svg .marker").get_attribute("x1")
+    page.locator("#strength input[type=range]").fill("0.2")
+    page.wait_for_function("x => document.querySelector('#curve svg .marker').getAttribute('x1') !== x", arg=before)

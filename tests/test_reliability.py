@@ -1,21 +1,22 @@
 """Bad input through the API and straight into the page's queue, small load tests, and the upload cap,
 against `python app.py` in a subprocess (as served)."""
 
+import base64
 import io
 import json
 import math
-import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 from PIL import Image
 
-from .conftest import ROOT, png_bomb
+import app
+from benchmarks import load_test
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import load_test  # noqa: E402
+from .conftest import png_bomb
 
 
 def digit(size=64) -> Image.Image:
@@ -90,8 +91,8 @@ def raw_call(url: str, path, kind, strength, seed) -> str:
     with httpx.Client(base_url=url, timeout=60) as http:
         with open(path, "rb") as f:
             uploaded = http.post("gradio_api/upload", files={"files": ("d.png", f, "image/png")}).json()[0]
-        body = '{"data": [{"path": %s, "meta": {"_type": "gradio.FileData"}}, "%s", %s, %s, "dae"]}' % (
-            __import__("json").dumps(uploaded), kind, strength, seed)
+        # NaN and infinities as raw JSON tokens (json.dumps would refuse or quote them)
+        body = '{"data": [{"path": ' + json.dumps(uploaded) + ', "meta": {"_type": "gradio.FileData"}}, "' + f'{kind}", {strength}, {seed}, "dae"]}}'
         event = http.post("gradio_api/call/denoise", content=body, headers={"content-type": "application/json"}).json()["event_id"]
         return http.get(f"gradio_api/call/denoise/{event}").text
 
@@ -164,22 +165,28 @@ def test_identical_requests_at_once_all_succeed(server, tmp_path):
     assert not failures, failures[:3]
 
 
-def sketch_call(url, png: bytes):
-    """The drawing event, called straight through the queue with `png` as the stroke layer (no page involved)."""
+def render_drawing(url, png: bytes) -> dict:
+    """One drawing sent straight to the page's render function (past the page), retried while busy."""
     page = load_test.PageSession(url)
-    uploaded = page.http.post("gradio_api/upload", files={"files": ("layer.png", png, "image/png")}).json()[0]
-    layer = {"path": uploaded, "meta": {"_type": "gradio.FileData"}}
-    message = page.call(page.event("sketch", "change"), [{"background": None, "layers": [layer], "composite": None}, "gaussian", 0.5, 0, False])
-    page.close()
-    return message
+    request = {"source": {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(png).decode()},
+               "noise": "gaussian", "strength": 0.5, "seed": 0, "compare": False, "views": []}
+    try:
+        for _ in range(200):
+            r = page.render(request)
+            if r.status_code != 200 or not r.json().get("busy"):
+                return {"status_code": r.status_code, **(r.json() if r.headers.get("content-type", "").startswith("application/json") else {})}
+            time.sleep(0.05)
+    finally:
+        page.close()
+    raise AssertionError("always busy")
 
 
-def test_a_sketch_larger_than_the_canvas_sent_to_the_queue_is_refused(server):
+def test_a_drawing_larger_than_the_canvas_is_refused(server):
     url, process = server
     png = io.BytesIO()
-    Image.new("RGBA", (1000, 1000), (0, 0, 0, 255)).save(png, format="png")
-    message = sketch_call(url, png.getvalue())
-    assert message["success"] and "larger than the canvas" in json.dumps(message["output"], ensure_ascii=False)
+    Image.new("RGBA", (1400, 1400), (0, 0, 0, 255)).save(png, format="png")
+    answer = render_drawing(url, png.getvalue())
+    assert answer["status_code"] == 200 and "larger than the canvas" in answer["status"] and answer["images"] == {}
 
 
 def png_of_zeros(side: int) -> bytes:
@@ -196,30 +203,70 @@ def png_of_zeros(side: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
 
 
-def test_a_sketch_bomb_sent_to_the_queue_costs_nothing(server):
-    """Gradio decodes a drawing (to RGBA) before the app sees it: 12000 x 12000 is 576 MB, and under
-    PIL's default limit. limit_decoding makes that decode refuse it first."""
+def test_a_drawing_bomb_costs_nothing(server):
+    """A 12000 x 12000 PNG of 12 kB as a drawing: refused from its header, before any pixel is decoded."""
     url, process = server
     before = process.memory_info().rss
-    message = sketch_call(url, png_of_zeros(12_000))
-    assert not message["success"] and "Traceback" not in json.dumps(message)
-    assert (process.memory_info().rss - before) / 2**20 < 100
+    answer = render_drawing(url, png_of_zeros(12_000))
+    assert "larger than the canvas" in answer["status"]
+    assert (process.memory_info().rss - before) / 2**20 < 50
+    assert client_answers(url)
+
+
+def test_an_oversized_request_is_refused_before_it_is_read(server):
+    url, process = server
+    page = load_test.PageSession(url)
+    try:
+        r = page.render({"source": {"kind": "drawing", "png": "data:image/png;base64," + "A" * (app.MAX_BODY + 10)}})
+        assert r.status_code == 413
+        # a body that does not say its size (chunked) is refused before it is read
+        def chunks():
+            yield b'{"data": {"source": {"kind": "drawing", "png": "'
+            for _ in range(app.MAX_BODY // 10_000 + 2):
+                yield b"A" * 10_000
+            yield b'"}}}'
+        r = page.http.post("gradio_api/component_server/", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 411
+    finally:
+        page.close()
     assert client_answers(url)
 
 
 def client_answers(url) -> bool:
     """A real drawing still gets its results."""
-    message = sketch_call(url, _layer_png())
-    return message["success"] and "noisy input" in json.dumps(message["output"])
+    answer = render_drawing(url, _layer_png())
+    return answer["status_code"] == 200 and "noisy input" in answer["status"] and "recon" in answer["images"]
 
 
 def _layer_png() -> bytes:
-    """A real 320 x 320 stroke layer: a vertical bar of ink."""
+    """A real 320 x 320 canvas: a vertical bar of ink."""
     a = np.zeros((320, 320, 4), dtype=np.uint8)
     a[60:260, 150:180] = (37, 99, 235, 255)
     png = io.BytesIO()
     Image.fromarray(a).save(png, format="png")
     return png.getvalue()
+
+
+def test_a_flood_of_drawings_leaves_the_slider_answering(server):
+    """32 clients send drawings as fast as they are answered; a slider over a sample keeps its own slots,
+    the flood is answered "busy" beyond its slots, and the server's threads stay bounded."""
+    url, process = server
+    png = "data:image/png;base64," + base64.b64encode(_layer_png()).decode()
+    page, move = load_test.slider_page(url)
+    counts, latencies = {}, []
+    flood = threading.Thread(target=lambda: counts.update(load_test.drawing_flood(url, 32, 8, png)))
+    flood.start()
+    time.sleep(1.0)
+    for i in range(10):
+        t = time.perf_counter()
+        move(i)  # raises if the render fails or stays busy
+        latencies.append(time.perf_counter() - t)
+    flood.join(120)
+    page.close()
+    assert counts["failed"] == 0 and counts["answered"] > 0 and counts["busy"] > 0, counts
+    assert process.num_threads() < 120  # Gradio's thread pool (40) plus the server's own
+    assert client_answers(url)
+    print(f"flood {counts}; slider median {sorted(latencies)[5] * 1e3:.0f} ms")
 
 
 def test_a_burst_of_big_uploads_stays_within_memory(server, tmp_path):
