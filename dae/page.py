@@ -28,11 +28,14 @@ window.DAE = (() => {
     inflight = true; again = false;
     const request = {source: source(), noise: state.noise, strength: state.strength, seed: state.seed,
                      compare: state.compare, views: openViews(), live};
+    const sentAt = performance.now();
     let answer;
     try { answer = await server.render(request); } catch (e) { answer = {busy: true, wait: 500}; }
     inflight = false;
     if (answer.busy) { setTimeout(send, answer.wait || 40); return; }
     show(answer);
+    // for benchmarks and tests: when the request behind what is on screen was sent
+    document.dispatchEvent(new CustomEvent('dae-shown', {detail: {sentAt, shownAt: performance.now(), live: request.live}}));
     if (again) send();
   };
   const show = (a) => {

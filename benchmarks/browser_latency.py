@@ -1,0 +1,135 @@
+"""What a person feels in the browser: Chromium (Playwright) against a local `python app.py`.
+
+    python -m benchmarks.browser_latency [--strokes 10] [--delay-ms 150]
+
+Each figure is timed inside the page, from the event to the moment the answer is on screen (the
+page's controller announces every answer with the time its request was sent, so an answer to an
+older request never counts for a newer event); medians over the tries:
+- pen lifted -> the final reconstruction shown;
+- one ArrowRight on the strength slider -> its noisy image and reconstruction shown;
+- reconstructions shown per second while a 2 s stroke is being drawn;
+then the same through a local TCP proxy that delays every chunk by half of --delay-ms each way
+(what a hosted Space's round trip adds). Everything runs on 127.0.0.1 and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import threading
+import time
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+from benchmarks.load_test import app_server, free_port
+
+WAIT_SHOWN = """t0 => new Promise((done) => {
+  const on = (e) => { if (e.detail.sentAt >= t0) { document.removeEventListener('dae-shown', on); done(e.detail.shownAt - t0); } };
+  document.addEventListener('dae-shown', on);
+})"""
+
+
+def delaying_proxy(target_port: int, delay_s: float) -> int:
+    """A TCP forwarder on 127.0.0.1 that delivers every chunk `delay_s` late, in order, both ways."""
+    port = free_port()
+
+    async def pump(reader, writer):
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def deliver():
+            while (item := await queue.get()) is not None:
+                due, data = item
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        task = asyncio.create_task(deliver())
+        while data := await reader.read(65536):
+            queue.put_nowait((time.monotonic() + delay_s, data))
+        queue.put_nowait(None)
+        await task
+
+    async def handle(client_reader, client_writer):
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
+        await asyncio.gather(pump(client_reader, server_writer), pump(server_reader, client_writer), return_exceptions=True)
+
+    async def serve():
+        server = await asyncio.start_server(handle, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    threading.Thread(target=lambda: asyncio.run(serve()), daemon=True).start()
+    time.sleep(0.3)
+    return port
+
+
+def measure(page, strokes: int) -> dict:
+    box = page.locator("#sketch canvas").bounding_box()
+    x0, y0 = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.2
+    pen_up = []
+    for i in range(strokes):
+        page.locator("#sketch [data-action=clear]").click()
+        page.mouse.move(x0 + i, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + 20 + i, y0 + box["height"] * 0.6, steps=15)
+        t0 = page.evaluate("() => performance.now()")
+        page.mouse.up()
+        pen_up.append(page.evaluate(WAIT_SHOWN, t0 - 0.001))
+        page.wait_for_timeout(100)
+    # slider steps over the digit now on screen
+    slider = page.locator("#strength input[type=range]")
+    slider.focus()
+    steps = []
+    for i in range(strokes):
+        t0 = page.evaluate("() => performance.now()")
+        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        steps.append(page.evaluate(WAIT_SHOWN, t0))
+        page.wait_for_timeout(100)
+    # a continuous 2 s stroke: how many live reconstructions appear while the pen is down
+    page.locator("#sketch [data-action=clear]").click()
+    page.evaluate("() => { window.__live = 0; document.addEventListener('dae-shown', (e) => { if (e.detail.live) window.__live += 1; }); }")
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    start = time.perf_counter()
+    i = 0
+    while time.perf_counter() - start < 2.0:
+        i += 1
+        page.mouse.move(x0 + 40 * (i % 20 > 10), y0 + 4 * (i % 50))
+        page.wait_for_timeout(16)
+    seconds = time.perf_counter() - start
+    live = page.evaluate("() => window.__live")
+    page.mouse.up()
+    return {"pen_up_ms": statistics.median(pen_up), "slider_ms": statistics.median(steps), "live_per_s": live / seconds}
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--strokes", type=int, default=10)
+    p.add_argument("--delay-ms", type=float, default=150.0)
+    args = p.parse_args()
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with app_server() as (url, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        port = int(url.rstrip("/").rsplit(":", 1)[1])
+        proxied = f"http://127.0.0.1:{delaying_proxy(port, args.delay_ms / 2000)}/"
+        for name, address in (("loopback", url), (f"+{args.delay_ms:g} ms round trip", proxied)):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            page.goto(address, wait_until="load")
+            page.wait_for_function("() => window.DAE && window.DAE.started")
+            r = measure(page, args.strokes)
+            print(f"{name}: pen up -> reconstruction {r['pen_up_ms']:.0f} ms, slider step -> shown {r['slider_ms']:.0f} ms, "
+                  f"{r['live_per_s']:.1f} reconstructions/s while drawing (medians of {args.strokes})", flush=True)
+            page.close()
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()
