@@ -1,6 +1,6 @@
-import torch
-
 import math
+
+import torch
 
 from dae.model import DAE, LATENT_DIM, MNIST_MEAN
 

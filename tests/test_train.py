@@ -18,10 +18,10 @@ import dae.trainer
 import train as train_py
 from dae.checkpoint import TRAINING_STATE, CheckpointError, load_model, load_training_state, read_training_info
 from dae.model import ARCHITECTURES, DAE
+from dae.synthetic import write_mnist_split_files
 from dae.trainer import RUN_SETTINGS, TrainConfig, TrainingError, check_resume, make_optimizer, train
 
 from .conftest import ROOT
-from dae.synthetic import write_mnist_split_files
 
 OUTPUTS = ("model.safetensors", "config.json", "loss.png", "samples.png", "metrics.json", TRAINING_STATE)
 OFFLINE = os.environ | {"no_proxy": "*", "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
