@@ -52,7 +52,7 @@ def open_page(browser, url, viewport, theme="light", query="", **context):
     page = browser.new_context(viewport=viewport, **context).new_page()
     page.set_default_timeout(WAIT)
     page.goto(url + "?" + "&".join(filter(None, ["__theme=dark" if theme == "dark" else "", query])), wait_until="load")
-    page.wait_for_selector("#sketch canvas")
+    page.wait_for_selector("#sketch canvas", state="attached")  # a link may open another tab first
     page.wait_for_function("() => window.DAE && window.DAE.started && document.querySelector('#metrics')")
     return page
 
