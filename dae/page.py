@@ -15,7 +15,7 @@ window.DAE = (() => {
   const state = {tab: 'draw', noise: 'gaussian', strength: 0.5, seed: 0, compare: false};
   const inputs = {draw: {kind: 'none'}, samples: {kind: 'none'}, upload: {kind: 'none'}};
   let server = null, results = null, canvas = null, picker = null, inflight = false, again = false, live = false;
-  let uploadMessage = null, digit = null;
+  let uploadMessage = null, digit = null, viewsDue = false;
   const source = () => {
     if (state.tab === 'upload' && uploadMessage) return {kind: 'none'};
     const s = inputs[state.tab];
@@ -36,6 +36,7 @@ window.DAE = (() => {
     show(answer);
     // for benchmarks and tests: when the request behind what is on screen was sent
     document.dispatchEvent(new CustomEvent('dae-shown', {detail: {sentAt, shownAt: performance.now(), live: request.live}}));
+    if (!again && viewsDue && request.live) { viewsDue = false; live = false; again = true; }  // the views follow the results
     if (again) send();
   };
   const show = (a) => {
@@ -52,7 +53,7 @@ window.DAE = (() => {
     results.querySelector('#source-caption').textContent = a.caption || '';
     for (const [id, html] of Object.entries(a.views || {})) results.querySelector('#' + id + ' .dae-view-body').innerHTML = html;
     digit = a.digit || null;
-    link();
+    if (api.started) link();  // not before the page has read its own address (Gradio reads it from the Referer)
   };
   const link = () => {
     const q = new URLSearchParams();
@@ -70,11 +71,12 @@ window.DAE = (() => {
   const pick = (index) => {
     inputs.samples = {kind: 'sample', index};
     highlight();
+    live = true; viewsDue = true;
     if (state.tab === 'samples') send();
   };
   const api = {
     attachServer(s, element) { server = s; results = element;
-      results.querySelectorAll('details').forEach((d) => d.addEventListener('toggle', () => d.open && send()));
+      results.querySelectorAll('details').forEach((d) => d.addEventListener('toggle', () => { if (d.open) { live = false; send(); } }));
       const copy = results.querySelector('#copy-link');
       copy.addEventListener('click', async () => {
         try { await navigator.clipboard.writeText(location.href); copy.textContent = 'Link copied'; }
@@ -109,7 +111,7 @@ window.DAE = (() => {
       };
       const changed = (final) => {
         inputs.draw = strokes.some((s) => s.tool === 'pen') ? {kind: 'canvas'} : {kind: 'none'};
-        live = !final;
+        live = true; viewsDue = final;
         root.querySelector('[data-action=undo]').disabled = !strokes.length;
         if (state.tab === 'draw') send();
       };
@@ -135,16 +137,17 @@ window.DAE = (() => {
       root.addEventListener('keydown', (e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'z') { e.preventDefault(); undo(); } });
       setTool('pen'); changed(true);
     },
-    useTab(tab) { state.tab = tab; live = false; send(); },
+    // Every change first gets its results alone (fast), then the open views in a second request.
+    useTab(tab) { state.tab = tab; live = true; viewsDue = true; send(); },
     set(changes) {
       if (Object.entries(changes).every(([k, v]) => state[k] === v)) return;
-      Object.assign(state, changes); live = false; send(); },
+      Object.assign(state, changes); live = true; viewsDue = true; send(); },
     nextSeed(seed) { const s = Number(seed); const next = Number.isInteger(s) && s >= 0 ? s + 1 : 0; api.set({seed: next}); return next; },
     setUpload(text) {
       const u = JSON.parse(text || '{}');
       uploadMessage = u.error || null;
       inputs.upload = u.digit ? {kind: 'digit', png: u.digit} : {kind: 'none'};
-      if (state.tab === 'upload') { live = false; send(); }
+      if (state.tab === 'upload') { live = true; viewsDue = true; send(); }
     },
     start(controls, linked) {
       Object.assign(state, controls);
@@ -152,6 +155,7 @@ window.DAE = (() => {
       if (Number.isInteger(l.sample)) pick(l.sample);
       if (l.tab) state.tab = l.tab;
       api.started = true;
+      live = true; viewsDue = true;
       send();
     },
     started: false,
