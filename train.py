@@ -18,8 +18,9 @@ import typing
 from dataclasses import MISSING, fields
 
 from dae.checkpoint import CheckpointError
+from dae.config import CLASSIFIER, RUN_SETTINGS, TrainConfig, TrainingError, check_config, default_config, option, resumed_config
 from dae.data import DataError
-from dae.trainer import CLASSIFIER, RUN_SETTINGS, TrainConfig, TrainingError, check_config, default_config, option, resumed_config, train
+from dae.trainer import train
 
 
 def _base_type(hint):

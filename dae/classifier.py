@@ -14,7 +14,7 @@ the digit's identity survived the noise and the model, which PSNR does not tell.
 No dropout: it would draw from torch's global random generator, which the training state does
 not keep, so `--resume` would no longer continue a run exactly (and a CUDA graph's warm-up steps
 would move that generator on). Measured without augmentation or dropout it still reaches the
-accuracy it needs (ARCH_DEFAULTS in dae/trainer.py).
+accuracy it needs (ARCH_DEFAULTS in dae/config.py).
 
 98,554 parameters (a 0.4 MB checkpoint). Made by `python train.py --arch classifier`.
 """

@@ -53,6 +53,12 @@ class GraphedStep:
         self.step_fn, self.model, self.optimizer = step_fn, model, optimizer
         self.images, self.generator, self.to_float = images, generator, to_float
         self.graphs: dict[int, tuple[torch.cuda.CUDAGraph, Tensor, Tensor]] = {}
+        self.replays = 0  # graph replays so far, one per step (the tests count them)
+
+    @property
+    def captures(self) -> int:
+        """How many graphs were captured: one per batch size met (a partial last batch adds one)."""
+        return len(self.graphs)
 
     def __call__(self, index: Tensor) -> Tensor:
         """Replay the step for this batch; returns the loss as a device tensor (valid until the next call)."""
@@ -62,6 +68,7 @@ class GraphedStep:
         graph, static_index, static_loss = self.graphs[n]
         static_index.copy_(index)
         graph.replay()
+        self.replays += 1
         return static_loss
 
     def _capture(self, batch_size: int) -> tuple[torch.cuda.CUDAGraph, Tensor, Tensor]:

@@ -1,12 +1,16 @@
-"""Evaluation on the MNIST test set: PSNR, MSE and SSIM per noise level, against classical denoisers.
+"""Evaluation on the MNIST test set: PSNR, MSE, SSIM and recognition per noise level, against classical denoisers.
 
-    python -m dae.evaluate --checkpoint checkpoints/dae --data-dir ../shared/data
+    python -m dae.evaluate --checkpoint checkpoints/dae checkpoints/unet --accuracy-figure checkpoints/dae/accuracy.png
 
 Every level uses its own fixed noise seed, so every model and baseline sees exactly the same
 noisy images, and two runs give the same table. The classical columns show what the network
 buys: a 3x3 median filter, a Gaussian blur (σ = 1 px) and scikit-image's non-local means with
 its filter strength set from the true corruption (h = 0.8·RMS(noisy − clean), an oracle setting
 that favours the baseline).
+
+Recognition: the digit classifier (dae.classifier, trained on clean digits only; --classifier,
+checkpoints/classifier by default) reads every column's images, and its accuracy against the
+true labels says whether each digit is still that digit after the noise and the denoiser.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ NOISE_LEVELS: dict[str, tuple[float, ...]] = {
 }
 SAMPLE_SETTINGS = (("gaussian", (0.3, 0.5, 0.8)), ("mask", (0.3, 0.5, 0.8)))  # the panels of samples.png
 NOISE_SEED = 1234
+DEFAULT_CLASSIFIER = "checkpoints/classifier"  # the judge of recognition, when it is there
+CLASSIFIER = "classifier"  # its architecture's name (dae.classifier.Classifier.arch)
 
 
 def level_seed(kind: str, level: float, seed: int = NOISE_SEED) -> int:
@@ -115,13 +121,18 @@ def evaluate(
     baselines: bool = True,
     seed: int = NOISE_SEED,
     progress: Callable[[str], None] | None = None,
+    classifier: nn.Module | None = None,
+    labels: Tensor | None = None,
 ) -> list[dict[str, Any]]:
     """One row per (noise kind, level): scores of the noisy input, each model and each baseline.
 
     `clean` is a float (N, 1, 28, 28) tensor in [0, 1] on the device to score on (the models'
     device, typically). With two or more models, each row also has "wins": every later model
-    against the first, digit by digit.
+    against the first, digit by digit. With a `classifier` (and the digits' `labels`), each row
+    also has "accuracy": {column: the classifier's accuracy on that column's images}.
     """
+    if (classifier is None) != (labels is None):
+        raise ValueError("the accuracy needs both the classifier and the labels")
     rows = []
     # Spawned, not forked: this process already runs torch's threads, and a fork copies them mid-state.
     pool = ProcessPoolExecutor(mp_context=multiprocessing.get_context("spawn")) if baselines else None
@@ -135,6 +146,8 @@ def evaluate(
                 if baselines:
                     outputs |= {name: baseline(noisy, clean, pool) for name, baseline in BASELINES.items()}
                 row = {"noise": kind, "level": level, "scores": {k: _scores(v, clean) for k, v in outputs.items()}}
+                if classifier is not None:
+                    row["accuracy"] = {k: accuracy(classifier, v, labels) for k, v in outputs.items()}
                 if len(names) > 1:
                     row["wins"] = {f"{name} vs {names[0]}": _wins(outputs[name], outputs[names[0]], clean) for name in names[1:]}
                 rows.append(row)
@@ -154,8 +167,28 @@ def sample_panels(models: dict[str, nn.Module], clean: Tensor) -> list[tuple[str
         for level in kind_levels:
             noisy = noisy_test_set(clean, kind, level)
             title = f"{NOISE_KINDS[kind].label}, {'σ' if kind == 'gaussian' else 'p'} = {level}"
-            panels.append((title, {"clean": clean.cpu(), "noisy": noisy.cpu(), **{n: reconstruct(m, noisy).cpu() for n, m in models.items()}}))
+            outputs = {n: reconstruct(m, noisy).cpu() for n, m in models.items()}
+            panels.append((title, {"clean": clean.cpu(), "noisy": noisy.cpu(), **outputs}))
     return panels
+
+
+# ---- recognition: the classifier's accuracy on what each column hands it -------------------------
+
+
+def predicted_digits(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
+    """The classifier's digit for each image (the largest logit; the first of equal ones), on `images`' device."""
+    return reconstruct(classifier, images, batch_size).argmax(1)
+
+
+def accuracy(classifier: nn.Module, images: Tensor, labels: Tensor) -> float:
+    """The share of images whose predicted digit is their label."""
+    return (predicted_digits(classifier, images) == labels.to(images.device)).float().mean().item()
+
+
+def clean_accuracy(models: dict[str, nn.Module], classifier: nn.Module, clean: Tensor, labels: Tensor) -> dict[str, float]:
+    """Accuracy on the clean test digits ("clean") and on each model's reconstruction of them (no noise)."""
+    return {"clean": accuracy(classifier, clean, labels)} | {
+        name: accuracy(classifier, reconstruct(model, clean), labels) for name, model in models.items()}
 
 
 def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
@@ -170,6 +203,24 @@ def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
         best = (min if metric == "mse" else max)(values)
         cells = [f"**{v:.{digits}f}**" if v == best else f"{v:.{digits}f}" for v in values]
         lines.append(f"| {row['noise']} | {row['level']:g} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def accuracy_table(rows: list[dict[str, Any]], clean: dict[str, float] | None = None) -> str:
+    """The classifier's accuracy (%) per level and column, best in bold; first, with `clean`, the
+    noise-free row: the clean digits themselves (under "noisy input") and each model's reconstruction of them."""
+    columns = list(rows[0]["accuracy"])
+    header = "| noise | level | " + " | ".join(COLUMN_TITLES.get(c, c) for c in columns) + " |"
+    lines = ["Recognition: the classifier's accuracy (%) on each column's images, against the true labels\n", header,
+             "|" + "---|" * (len(columns) + 2)]
+    table = [(row["noise"], f"{row['level']:g}", row["accuracy"]) for row in rows]
+    if clean:
+        table.insert(0, ("none (clean digits)", "0", {"noisy": clean["clean"], **{k: v for k, v in clean.items() if k != "clean"}}))
+    for noise, level, values in table:
+        best = max(values.values())
+        cells = ["–" if c not in values else f"**{100 * values[c]:.2f}**" if values[c] == best else f"{100 * values[c]:.2f}"
+                 for c in columns]
+        lines.append(f"| {noise} | {level} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -190,32 +241,55 @@ def main(argv: list[str] | None = None) -> int:
     from .files import write_json
 
     p = argparse.ArgumentParser(prog="python -m dae.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", nargs="+", default=["checkpoints/dae"], help="one or more checkpoint folders; later ones are compared digit by digit with the first")
+    p.add_argument("--checkpoint", nargs="+", default=["checkpoints/dae"],
+                   help="one or more checkpoint folders; later ones are compared digit by digit with the first")
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--no-baselines", action="store_true", help="skip the classical denoisers (much faster)")
     p.add_argument("--json", default=None, help="where to write the results (default: <first checkpoint>/evaluation.json)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--figure", default=None, help="also draw the models side by side on the same noisy test digits (PNG)")
+    p.add_argument("--classifier", default=None, metavar="DIR",
+                   help=f"the digit classifier that scores recognition (default: {DEFAULT_CLASSIFIER} when it exists, else none)")
+    p.add_argument("--no-classifier", action="store_true", help="skip the recognition scores")
+    p.add_argument("--accuracy-figure", default=None, metavar="PATH",
+                   help="also draw the accuracy against the strength, a panel per noise kind (PNG)")
     args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         p.error("--limit must be at least 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA GPU is available on this machine")
+    classifier_dir = None if args.no_classifier else args.classifier or (DEFAULT_CLASSIFIER if Path(DEFAULT_CLASSIFIER).is_dir() else None)
+    if classifier_dir is None:
+        why = "--no-classifier" if args.no_classifier else f"none in {DEFAULT_CLASSIFIER}; python train.py --arch classifier makes it"
+        print(f"no classifier ({why}): recognition not scored", file=sys.stderr)
+        if args.accuracy_figure:
+            p.error("--accuracy-figure needs a classifier (--classifier DIR)")
     try:
         models = {}
         for ckpt in args.checkpoint:
             model, config = load_model(ckpt, args.device)
+            if config["arch"] == CLASSIFIER:
+                raise CheckpointError(f"{ckpt}: the digit classifier, not a denoiser (pass it as --classifier {ckpt})")
             models[config["arch"] if config["arch"] not in models else Path(ckpt).name] = model
-        images, _ = load_mnist(args.data_dir, train=False)
+        classifier = None
+        if classifier_dir is not None:
+            classifier, config = load_model(classifier_dir, args.device)
+            if config["arch"] != CLASSIFIER:
+                raise CheckpointError(f"--classifier {classifier_dir}: a {config['arch']!r} checkpoint, not the digit classifier")
+        images, labels = load_mnist(args.data_dir, train=False)
     except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     clean = to_float(images[: args.limit]).to(args.device)
+    labels = labels[: args.limit].to(args.device) if classifier is not None else None
     start = time.perf_counter()
-    rows = evaluate(models, clean, baselines=not args.no_baselines, progress=lambda s: print(s, file=sys.stderr))
+    rows = evaluate(models, clean, baselines=not args.no_baselines, progress=lambda s: print(s, file=sys.stderr),
+                    classifier=classifier, labels=labels)
+    recognised = clean_accuracy(models, classifier, clean, labels) if classifier is not None else None
     seconds = time.perf_counter() - start
-    print(markdown_table(rows, "psnr") + "\n\n" + markdown_table(rows, "ssim") + ("\n\n" + wins_table(rows) if len(models) > 1 else ""))
+    print(markdown_table(rows, "psnr") + "\n\n" + markdown_table(rows, "ssim") + ("\n\n" + wins_table(rows) if len(models) > 1 else "")
+          + ("\n\n" + accuracy_table(rows, recognised) if recognised is not None else ""))
     print(f"\n{len(clean)} test images, {seconds:.1f} s", file=sys.stderr)
     if args.figure:
         from .plots import samples_plot
@@ -223,9 +297,16 @@ def main(argv: list[str] | None = None) -> int:
         title = " vs ".join(COLUMN_TITLES.get(n, n) for n in models) + ": the same noisy test digits"
         samples_plot(Path(args.figure), sample_panels(models, clean[:8]), title)
         print(f"wrote {args.figure}", file=sys.stderr)
+    if args.accuracy_figure:
+        from .plots import accuracy_plot
+
+        accuracy_plot(Path(args.accuracy_figure), rows, {k: COLUMN_TITLES.get(k, k) for k in rows[0]["accuracy"]}, recognised,
+                      f"Recognition of the {len(clean):,} test digits by the classifier")
+        print(f"wrote {args.accuracy_figure}", file=sys.stderr)
     out = Path(args.json) if args.json else Path(args.checkpoint[0]) / "evaluation.json"
+    recognition = {} if classifier is None else {"classifier": str(classifier_dir), "clean_accuracy": recognised}
     write_json(out, {"checkpoints": args.checkpoint, "test_images": len(clean), "noise_seed": NOISE_SEED,
-                     "baselines": not args.no_baselines, "ssim": metrics.SSIM_DEFINITION,
+                     "baselines": not args.no_baselines, "ssim": metrics.SSIM_DEFINITION, **recognition,
                      "seconds": round(seconds, 2), "rows": rows})
     print(f"wrote {out}", file=sys.stderr)
     return 0

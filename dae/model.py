@@ -38,7 +38,8 @@ class MatmulConv2d(nn.Conv2d):
 
     Used for conv1 only. With a single input channel, PyTorch's CPU convolution (oneDNN) spends
     far longer in the weight-gradient pass than the arithmetic needs; unfold + matmul measured
-    about 2.5x faster forward + backward for a batch of 64 on a 2-core CPU (README, Performance).
+    about 2.5x faster forward + backward for a batch of 64 on a 2-core CPU (docs/training.md, on what was
+    measured on the CPU).
     It is still an nn.Conv2d: same parameters, checkpoint keys and hooks.
     """
 
@@ -105,7 +106,7 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
         test digit to another), every pixel starts near 0.5 while 82 % of MNIST pixels are 0,
         and much of the first epoch goes on learning the background. Here each
         weight has variance gain / fan_in (gain 2 before a ReLU, 1 before none or the sigmoid),
-        biases start at 0, and conv6's bias at logit(mean pixel). Measured (README, Results): test
+        biases start at 0, and conv6's bias at logit(mean pixel). Measured (docs/training.md, Initialisation): test
         loss after one epoch 0.0183 instead of 0.0255, and about +0.2 dB at the end of training.
         """
         relu_after = {"conv1": True, "conv2": True, "conv3": True, "l1": False, "l2": True, "conv4": True, "conv5": True, "conv6": False}

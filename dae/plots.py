@@ -1,4 +1,4 @@
-"""The figures a training run leaves beside its checkpoint: loss.png and samples.png.
+"""The figures a training run leaves beside its checkpoint (loss.png, samples.png) and the evaluation's accuracy figure.
 
 Plots only draw what they are given; the reconstructions come from `dae.evaluate.sample_panels`.
 """
@@ -79,3 +79,27 @@ def samples_plot(path: Path, panels: list[tuple[str, dict[str, Tensor]]], title:
     fig.tight_layout()
     _save(fig, path)
 
+
+def accuracy_plot(path: Path, rows: list[dict], labels: dict[str, str], clean: dict[str, float] | None, title: str) -> None:
+    """The classifier's accuracy against the noise strength, one panel per noise kind, one line per column.
+
+    `rows` are dae.evaluate's rows (with "accuracy"); `labels` names the columns to draw, in order;
+    `clean` (optional) adds the accuracy on the clean digits as a dashed line in every panel.
+    """
+    kinds = list(dict.fromkeys(r["noise"] for r in rows))
+    fig, axes = plt.subplots(1, len(kinds), figsize=(4.6 * len(kinds), 4), squeeze=False, sharey=True)
+    for ax, kind in zip(axes[0], kinds):
+        kind_rows = [r for r in rows if r["noise"] == kind]
+        levels = [r["level"] for r in kind_rows]
+        for column, label in labels.items():
+            ax.plot(levels, [100 * r["accuracy"][column] for r in kind_rows], "o-", ms=3, lw=1.5 if column != "noisy" else 1.0,
+                    color="0.45" if column == "noisy" else None, label=label)
+        if clean is not None:
+            ax.axhline(100 * clean["clean"], color="0.2", ls="--", lw=0.8, label="clean digits")
+        ax.set(title=kind.replace("_", " and "), xlabel="strength", ylim=(0, 100.5))  # salt_pepper: salt and pepper
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("classifier accuracy (%)")
+    axes[0, -1].legend(fontsize=8, loc="lower left")
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)

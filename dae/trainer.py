@@ -9,7 +9,11 @@ atomic checkpoints after every epoch, and exact resumption.
 The same loop trains the digit classifier (`--arch classifier`, dae.classifier) that judges the
 denoisers. Three things differ for it: what the model is fed (the clean digits, never noise),
 the loss (cross-entropy against the labels) and the scoring after training (accuracy on all
-10,000 test digits). Its recipe is ARCH_DEFAULTS["classifier"].
+10,000 test digits). Its recipe is dae.config.ARCH_DEFAULTS["classifier"].
+
+Read it from `train` down: it loads the data and the model, then runs `train_epoch`, the test
+loss and `save_epoch` for every epoch, and ends with `score_and_report`. The settings and the
+rules of `--resume` are in dae.config; the CUDA graph of the step is dae.cuda_graph.
 """
 
 from __future__ import annotations
@@ -17,11 +21,10 @@ from __future__ import annotations
 import math
 import platform
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +34,13 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from . import checkpoint, plots
+from .config import CLASSIFIER, TrainConfig, TrainingError, check_config, check_resume, pick_device
 from .cuda_graph import GraphedStep, make_capturable
 from .data import load_mnist, shuffled_batches, to_float
 from .evaluate import evaluate, sample_panels
 from .files import write_json
 from .model import ARCHITECTURES
-from .noise import NOISE_KINDS, add_noise, blind_noise
-
-CLASSIFIER = "classifier"  # the architecture trained on labels, not on noisy images
+from .noise import add_noise, blind_noise
 
 TEST_NOISE_SEED = 4321
 # The first N test digits scored at every level after training, by device: all of them on a GPU
@@ -48,187 +50,6 @@ TEST_NOISE_SEED = 4321
 FINAL_EVAL_IMAGES = {"cuda": 10_000, "cpu": 500}
 EARLY_SNAPSHOT_STEP = 300  # "after the first few hundred steps": --snapshots keeps the weights there
 LOSS_CURVE_EVERY = 50  # metrics.json's train_loss_curve: the mean training loss of each block of this many steps
-
-
-class TrainingError(Exception):
-    """Training cannot go on (diverged, or the run to resume does not match); the message says why."""
-
-
-@dataclass
-class TrainConfig:
-    """One training run. The field metadata is the single list of settings: train.py makes an option
-    of every field with a "help" ("flags": more names, "choices", "metavar", "default_text"), and a
-    field marked "run" changes what is trained, so `--resume` refuses a different value for it.
-    """
-
-    data_dir: str = field(default="data", metadata={"help": "folder holding MNIST/raw; downloaded there when missing"})
-    out: str = field(default="checkpoints/dae", metadata={
-        "help": "checkpoint folder", "default_text": "checkpoints/<arch>, the folder the app serves"})
-    arch: str = field(default="dae", metadata={
-        "help": "model architecture: dae (the specified one), unet (the stronger comparison) or classifier (the digit classifier "
-                "that judges them)", "choices": tuple(ARCHITECTURES), "run": True})
-    epochs: int = field(default=10, metadata={
-        "help": "epochs in all; a resumed run may be given more", "default_text": "10; 8 for the classifier"})
-    batch_size: int = field(default=64, metadata={"help": "images per step", "run": True, "default_text": "64; 128 for the classifier"})
-    lr: float = field(default=1e-3, metadata={
-        "help": "Adam's learning rate", "run": True, "default_text": "0.001; 0.003 for the classifier"})
-    betas: tuple[float, float] = field(default=(0.9, 0.999), metadata={
-        "help": "Adam's betas", "metavar": ("BETA1", "BETA2"), "run": True})
-    weight_decay: float = field(default=1e-5, metadata={
-        "help": "Adam's weight decay", "run": True, "default_text": "1e-05; 0 for the classifier"})
-    lr_schedule: str = field(default="constant", metadata={
-        "help": "constant (the specification's) or cosine: decay to 0 over all the epochs, step by step",
-        "choices": ("constant", "cosine"), "run": True, "default_text": "constant; cosine for the classifier"})
-    noise: str = field(default="blind", metadata={
-        "help": "blind: a random kind and strength per image; one fixed kind; or none: the clean digits (the classifier's only choice)",
-        "choices": ("blind", "none", *NOISE_KINDS), "run": True, "default_text": "blind; none for the classifier"})
-    strength: float | None = field(default=None, metadata={
-        "help": "the fixed strength with --noise gaussian/mask/salt_pepper (σ, p or amount)",
-        "flags": ("--sigma", "--p", "--amount"), "run": True})
-    seed: int = field(default=0, metadata={"help": "seed of the initial weights, the batch order and the noise", "run": True})
-    device: str = field(default="auto", metadata={"help": "auto takes CUDA when present", "choices": ("auto", "cpu", "cuda")})
-    limit: int | None = field(default=None, metadata={"help": "train on the first N images only", "metavar": "N", "run": True})
-    resume: bool = field(default=False, metadata={
-        "help": "continue the run in --out from its last completed epoch, with its saved settings"})
-    cuda_graph: bool = field(default=True, metadata={
-        "help": "launch each kernel of the training step from Python instead of replaying it as one captured CUDA graph "
-                "(CUDA only; for debugging)"})
-    snapshots: bool = field(default=False, metadata={
-        "help": "also keep the weights (float16) untrained, after step 300 and after epoch 1 in snapshots.safetensors, "
-                "to show how the model learned"})
-    log_every: int = 50  # steps between loss read-backs (the only host syncs)
-    threads: int | None = field(default=None, metadata={"help": "CPU threads", "default_text": "torch's choice"})
-
-    def __post_init__(self) -> None:
-        self.betas = tuple(self.betas)  # JSON round-trips tuples as lists
-
-
-# The classifier's recipe where it is not the field defaults (which are the DAE's, the specification's).
-# On the real MNIST with 2 CPU cores an epoch takes about 18 s; a trial of this recipe over 6 epochs
-# reached 99.36 % test accuracy (99.39 % after 5), so 8 leave some room.
-ARCH_DEFAULTS: dict[str, dict[str, Any]] = {
-    CLASSIFIER: {"noise": "none", "epochs": 8, "batch_size": 128, "lr": 3e-3, "lr_schedule": "cosine", "weight_decay": 0.0},
-}
-
-
-def default_config(**given: Any) -> TrainConfig:
-    """The run of an architecture: its recipe (ARCH_DEFAULTS, else the field defaults) with `given` on top."""
-    return TrainConfig(**ARCH_DEFAULTS.get(given.get("arch", TrainConfig.arch), {}) | given)
-
-
-def check_config(c: TrainConfig) -> None:
-    """Reject settings that cannot work, before any data is loaded (raises ValueError)."""
-    if c.arch not in ARCHITECTURES:
-        raise ValueError(f"--arch {c.arch!r}: choose one of {', '.join(ARCHITECTURES)}")
-    if c.epochs < 1:
-        raise ValueError(f"--epochs must be at least 1 (got {c.epochs})")
-    if c.batch_size < 1:
-        raise ValueError(f"--batch-size must be at least 1 (got {c.batch_size})")
-    if not (math.isfinite(c.lr) and c.lr > 0):
-        raise ValueError(f"--lr must be a positive number (got {c.lr})")
-    if c.limit is not None and c.limit < 1:
-        raise ValueError(f"--limit must be at least 1 (got {c.limit})")
-    if c.arch == CLASSIFIER and c.noise != "none":
-        raise ValueError(f"--arch {CLASSIFIER} is trained on the clean digits only (got --noise {c.noise}; leave --noise out)")
-    if c.noise == "none":
-        if c.strength is not None:
-            raise ValueError(f"--noise none takes no strength (got {c.strength})")
-    elif c.noise != "blind":
-        if c.noise not in NOISE_KINDS:
-            raise ValueError(f"--noise {c.noise!r}: choose blind, none or one of {', '.join(NOISE_KINDS)}")
-        top = NOISE_KINDS[c.noise].max_strength
-        if c.strength is None or not (0 <= c.strength <= top):
-            raise ValueError(f"--noise {c.noise} needs --strength between 0 and {top} (got {c.strength})")
-    if c.device not in ("auto", "cpu", "cuda"):
-        raise ValueError(f"--device {c.device!r}: choose auto, cpu or cuda")
-    if c.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA GPU is available on this machine (use --device cpu or auto)")
-    if not all(math.isfinite(b) and 0 <= b < 1 for b in c.betas) or len(c.betas) != 2:
-        raise ValueError(f"--betas must be two numbers in [0, 1) (got {' '.join(map(str, c.betas))})")
-    if not (math.isfinite(c.weight_decay) and c.weight_decay >= 0):
-        raise ValueError(f"--weight-decay must be a number >= 0 (got {c.weight_decay})")
-    if c.threads is not None and c.threads < 1:
-        raise ValueError(f"--threads must be at least 1 (got {c.threads})")
-    check_out(c.out)
-
-
-RUN_SETTINGS = tuple(f.name for f in fields(TrainConfig) if f.metadata.get("run"))
-
-
-def option(name: str) -> str:
-    """The command-line option of a TrainConfig field: batch_size -> --batch-size."""
-    return "--" + name.replace("_", "-")
-
-
-def check_out(out: str | Path) -> None:
-    """Refuse an --out that cannot be written now, rather than when the first epoch is saved (ValueError)."""
-    out = Path(out)
-    existing = out
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        where = "it is a file" if existing == out else f"{existing} is a file"
-        raise ValueError(f"--out {out}: cannot be a folder, {where}")
-    try:
-        with tempfile.TemporaryFile(dir=existing):  # a real write: permissions, read-only mounts, full quotas
-            pass
-    except OSError as e:
-        raise ValueError(f"--out {out}: cannot write in {existing} ({e.strerror or e})") from None
-
-
-def saved_config(info: dict[str, Any]) -> TrainConfig:
-    """The TrainConfig a training state was saved with (fields this code does not know are dropped)."""
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in info["config"].items() if k in names})
-
-
-def _shown(value: Any) -> str:
-    return "unset" if value is None else " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
-
-
-def check_resume(info: dict[str, Any], config: TrainConfig) -> None:
-    """Refuse to resume a saved run (`info`, from checkpoint.read_training_info) as `config` if that would
-    change the run or cannot continue its random numbers exactly (TrainingError, one line)."""
-    saved = saved_config(info)
-    changed = [name for name in RUN_SETTINGS if getattr(saved, name) != getattr(config, name)]
-    if getattr(saved, "lr_schedule", "constant") != "constant" and saved.epochs != config.epochs:
-        changed.append("epochs")  # the schedule spans all the epochs: more of them change every step's lr
-    if changed:
-        old = ", ".join(f"{option(n)} {_shown(getattr(saved, n))}" for n in changed)
-        new = ", ".join(f"{option(n)} {_shown(getattr(config, n))}" for n in changed)
-        raise TrainingError(
-            f"{config.out} holds a run trained with {old}; resuming it with {new} would change the run "
-            f"(leave {'it' if len(changed) == 1 else 'them'} out to continue it, or train into another --out)"
-        )
-    was = info["generator_device"]
-    if was == "cuda" and not torch.cuda.is_available():
-        raise TrainingError(
-            f"{config.out} holds a run trained on CUDA; its random numbers can only continue on a CUDA GPU, and this machine has none"
-        )
-    now = pick_device(config.device).type
-    if now != was:
-        raise TrainingError(
-            f"{config.out} holds a run trained on {was}; its random numbers cannot continue on {now}: resume with --device {was}"
-        )
-
-
-def resumed_config(out: str | Path, given: dict[str, Any]) -> TrainConfig:
-    """What `--resume` continues: the run saved in `out`, with the `given` settings on top.
-
-    The saved run is the truth: settings not given are its own (so `train.py --out X --resume`
-    alone continues any run), --epochs may grow, and a given setting that would change the run is
-    refused (TrainingError), like a device its random numbers cannot continue on.
-    """
-    info = checkpoint.read_training_info(out)
-    config = replace(saved_config(info), **given, out=str(out), resume=True)
-    check_resume(info, config)
-    return config
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def corrupt(clean: Tensor, config: TrainConfig, generator: torch.Generator) -> Tensor:
@@ -384,8 +205,46 @@ class Snapshots:
         return sorted((info for info, _ in self.kept.values()), key=lambda i: i["step"])
 
 
+def train_epoch(epoch: int, run_step: Callable[[Tensor], Tensor], model: nn.Module, optimizer: torch.optim.Optimizer,
+                generator: torch.Generator, n_train: int, config: TrainConfig, snapshots: Snapshots) -> list[float]:
+    """One epoch (`epoch` counts from 0): the shuffled batches, each step's learning rate, the step itself,
+    and a look at the loss every log_every steps (the only host syncs). Returns the loss of every step.
+
+    Raises TrainingError when the loss is no longer finite; the checkpoint of the previous epoch stays.
+    """
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
+    total_steps = config.epochs * steps_per_epoch
+    losses = torch.zeros(steps_per_epoch, device=generator.device)  # read back every log_every steps only
+    bar = tqdm(total=n_train, desc=f"epoch {epoch + 1}/{config.epochs}", unit="img", unit_scale=True, leave=False, mininterval=0.5)
+    try:
+        for step, index in enumerate(shuffled_batches(n_train, config.batch_size, generator, generator.device)):
+            done = epoch * steps_per_epoch + step  # steps before this one, in the whole run
+            if config.lr_schedule != "constant":
+                set_lr(optimizer, lr_at(done, total_steps, config))
+            losses[step] = run_step(index)
+            if snapshots.wanted(done + 1):
+                snapshots.take(done + 1, model)
+            if (step + 1) % config.log_every == 0 or step + 1 == steps_per_epoch:
+                recent = losses[max(0, step + 1 - config.log_every) : step + 1].mean().item()
+                if not math.isfinite(recent):
+                    raise TrainingError(
+                        f"the loss became {recent} at epoch {epoch + 1}, step {step + 1}; stopped. "
+                        f"The last good checkpoint (epoch {epoch}) is kept in {config.out}. Try a lower --lr."
+                    )
+                bar.set_postfix(loss=f"{recent:.4f}", refresh=False)
+            bar.update(len(index))
+    finally:
+        bar.close()
+    return losses.tolist()
+
+
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Train, checkpointing after every epoch; returns the run's metrics (also in metrics.json)."""
+    """Train, checkpointing after every epoch; returns the run's metrics (also in metrics.json).
+
+    In order: check the settings, read the data onto the device, build the model, the optimizer
+    and the random generator (or load them, with --resume), then train_epoch, test and save_epoch
+    for every epoch, and last score_and_report.
+    """
     check_config(config)
     out = Path(config.out)
     if config.threads:
@@ -400,6 +259,7 @@ def train(config: TrainConfig) -> dict[str, Any]:
     test_images, test_labels = load_mnist(config.data_dir, train=False)
     train_images, train_labels = train_images[: config.limit].to(device), train_labels[: config.limit].to(device)
     test_clean, test_labels = to_float(test_images).to(device), test_labels.to(device)
+    n_train = len(train_images)
     classifier = config.arch == CLASSIFIER
 
     torch.manual_seed(config.seed)
@@ -420,11 +280,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if start_epoch >= config.epochs:
             print(f"{out}: all {config.epochs} epochs are already done (pass a larger --epochs to train on)")
 
-    steps_per_epoch = math.ceil(len(train_images) / config.batch_size)
+    steps_per_epoch = math.ceil(n_train / config.batch_size)
     graphed = device.type == "cuda" and config.cuda_graph
     print(
         f"training {config.arch} ({sum(p.numel() for p in model.parameters()):,} parameters) on {device}"
-        f"{' (CUDA graph)' if graphed else ''}, {len(train_images):,} images, noise {config.noise}, "
+        f"{' (CUDA graph)' if graphed else ''}, {n_train:,} images, noise {config.noise}, "
         f"epochs {start_epoch + 1}..{config.epochs} -> {out}"
     )
     model.train()
@@ -433,35 +293,14 @@ def train(config: TrainConfig) -> dict[str, Any]:
     snapshots.start(start_epoch * steps_per_epoch, model)
     for epoch in range(start_epoch, config.epochs):
         t0 = time.perf_counter()
-        losses = torch.zeros(steps_per_epoch, device=device)  # read back every log_every steps only
-        bar = tqdm(total=len(train_images), desc=f"epoch {epoch + 1}/{config.epochs}", unit="img", unit_scale=True, leave=False,
-                   mininterval=0.5)
-        try:
-            for step, index in enumerate(shuffled_batches(len(train_images), config.batch_size, generator, device)):
-                if config.lr_schedule != "constant":
-                    set_lr(optimizer, lr_at(epoch * steps_per_epoch + step, config.epochs * steps_per_epoch, config))
-                losses[step] = run_step(index)
-                if snapshots.wanted(epoch * steps_per_epoch + step + 1):
-                    snapshots.take(epoch * steps_per_epoch + step + 1, model)
-                if (step + 1) % config.log_every == 0 or step + 1 == steps_per_epoch:
-                    recent = losses[max(0, step + 1 - config.log_every) : step + 1].mean().item()
-                    if not math.isfinite(recent):
-                        raise TrainingError(
-                            f"the loss became {recent} at epoch {epoch + 1}, step {step + 1}; stopped. "
-                            f"The last good checkpoint (epoch {epoch}) is kept in {out}. Try a lower --lr."
-                        )
-                    bar.set_postfix(loss=f"{recent:.4f}", refresh=False)
-                bar.update(len(index))
-        finally:
-            bar.close()
+        epoch_losses = train_epoch(epoch, run_step, model, optimizer, generator, n_train, config, snapshots)
         epoch_seconds = time.perf_counter() - t0
-        epoch_losses = losses.tolist()
         history["train_loss"] += epoch_losses
         history["epoch_train_loss"].append(sum(epoch_losses) / len(epoch_losses))
-        if classifier:
+        if classifier:  # cross-entropy and accuracy on the clean test digits
             test_loss, accuracy = held_out_classification(model, test_clean, test_labels)
             history["test_accuracy"].append(accuracy)
-        else:
+        else:  # the reconstruction of the noisy test digits against the clean ones
             test_loss = held_out_loss(model, test_clean, test_noisy)
         history["test_loss"].append(test_loss)
         history["epoch_seconds"].append(epoch_seconds)
@@ -469,11 +308,11 @@ def train(config: TrainConfig) -> dict[str, Any]:
             f"epoch {epoch + 1}/{config.epochs}: train loss {history['epoch_train_loss'][-1]:.5f}, "
             f"test loss {history['test_loss'][-1]:.5f}"
             + (f", test accuracy {100 * history['test_accuracy'][-1]:.2f} %" if classifier else "")
-            + f", {len(train_images) / epoch_seconds:,.0f} img/s, {epoch_seconds:.1f} s"
+            + f", {n_train / epoch_seconds:,.0f} img/s, {epoch_seconds:.1f} s"
         )
         snapshots.save()  # first: a run killed after it resumes from the previous epoch and takes them again
-        save_epoch(model, optimizer, generator, config, history, epoch + 1, len(train_images))
-    return finish(model, config, history | {"snapshots": snapshots.infos()}, test_clean, steps_per_epoch, len(train_images), device)
+        save_epoch(model, optimizer, generator, config, history, epoch + 1, n_train)
+    return score_and_report(model, config, history | {"snapshots": snapshots.infos()}, test_clean, steps_per_epoch, n_train, device)
 
 
 def _checkpoint_config(config: TrainConfig, history: dict[str, Any], epoch: int, n_train: int) -> dict[str, Any]:
@@ -501,8 +340,13 @@ def save_epoch(model, optimizer, generator, config: TrainConfig, history, epoch:
             signal.signal(signal.SIGINT, previous)
 
 
-def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_epoch: int, n_train: int, device) -> dict[str, Any]:
-    """Figures, the model's scores at every evaluation noise level (no baselines), and metrics.json.
+def score_and_report(model, config: TrainConfig, history, test_clean: Tensor, steps_per_epoch: int, n_train: int,
+                     device) -> dict[str, Any]:
+    """After the last epoch: score the model, draw loss.png (and samples.png), write metrics.json and
+    rewrite config.json with the scores; returns the metrics.
+
+    A denoiser is scored at every evaluation noise level (no baselines); the classifier by its
+    accuracy on the test digits (_report_classifier).
 
     All of it runs on the training device in a few large batches, on the first FINAL_EVAL_IMAGES
     test digits (the noise is drawn as dae.evaluate draws it, so the figures are comparable).
@@ -510,7 +354,7 @@ def finish(model, config: TrainConfig, history, test_clean: Tensor, steps_per_ep
     out = Path(config.out)
     model = model.eval()
     if config.arch == CLASSIFIER:
-        return _score_classifier(model, config, history, steps_per_epoch, n_train, len(test_clean), device)
+        return _report_classifier(model, config, history, steps_per_epoch, n_train, len(test_clean), device)
     clean = test_clean[: FINAL_EVAL_IMAGES.get(device.type, FINAL_EVAL_IMAGES["cpu"])]
     rows = evaluate({config.arch: model}, clean, baselines=False)
     title = f"{config.arch}, noise {config.noise}" + (f" {config.strength}" if config.strength is not None else "")
@@ -555,7 +399,7 @@ def _run_metrics(config: TrainConfig, history: dict[str, Any], n_train: int, dev
     } | ({"snapshots": history["snapshots"]} if history.get("snapshots") else {})
 
 
-def _score_classifier(model, config: TrainConfig, history, steps_per_epoch: int, n_train: int, n_test: int, device) -> dict[str, Any]:
+def _report_classifier(model, config: TrainConfig, history, steps_per_epoch: int, n_train: int, n_test: int, device) -> dict[str, Any]:
     """The classifier's report: its accuracy on all the test digits (measured after the last epoch), the loss plot, metrics.json."""
     out = Path(config.out)
     plots.loss_plot(out / "loss.png", history["train_loss"], history["test_loss"], steps_per_epoch,

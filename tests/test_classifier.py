@@ -11,9 +11,10 @@ import dae.trainer
 import train as train_py
 from dae.checkpoint import WEIGHTS, CheckpointError, load_model, save_checkpoint
 from dae.classifier import Classifier
+from dae.config import default_config
 from dae.model import ARCHITECTURES, DAE
 from dae.synthetic import TRAIN_SEED, synthetic_digits, write_mnist_split_files
-from dae.trainer import default_config, train
+from dae.trainer import train
 
 from .test_train import one_line_error, run_train
 

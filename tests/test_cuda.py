@@ -6,10 +6,13 @@ Skipped where there is no GPU (CI has none); run them on a GPU with `python -m p
 import pytest
 import torch
 
+import dae.trainer
+from dae.config import TrainConfig, default_config
+from dae.cuda_graph import GraphedStep
 from dae.data import load_mnist, shuffled_batches
 from dae.model import ARCHITECTURES
 from dae.noise import add_noise, blind_noise
-from dae.trainer import TrainConfig, make_optimizer, make_step, set_lr, train
+from dae.trainer import make_optimizer, make_step, set_lr, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -19,12 +22,27 @@ def images(tiny_mnist):
     return load_mnist(tiny_mnist, train=True)[0].cuda()  # 512 synthetic digits
 
 
-def run_steps(images, config, graphed, steps, seed=0):
+@pytest.fixture
+def graphs(monkeypatch):
+    """Every GraphedStep that train() makes, to count its captures and replays."""
+    made = []
+
+    class Recorded(GraphedStep):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(dae.trainer, "GraphedStep", Recorded)
+    return made
+
+
+def run_steps(images, config, graphed, steps, seed=0, labels=None):
     torch.manual_seed(seed)
     model = ARCHITECTURES[config.arch]().cuda()
     optimizer = make_optimizer(model, config)
     generator = torch.Generator(device="cuda").manual_seed(seed)
-    step = make_step(model, optimizer, images, config, generator, graphed)
+    step = make_step(model, optimizer, images, config, generator, graphed, labels=labels)
+    assert isinstance(step, GraphedStep) == graphed
     losses = torch.zeros(steps, device="cuda")
     done = 0
     while done < steps:
@@ -33,6 +51,8 @@ def run_steps(images, config, graphed, steps, seed=0):
                 break
             losses[done] = step(index)
             done += 1
+    if graphed:  # one graph for every step: 512 images make full batches of 64 only
+        assert step.captures == 1 and step.replays == steps
     return model, losses
 
 
@@ -58,6 +78,8 @@ def test_no_host_sync_in_the_steady_state(images, graphed, noise):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert torch.isfinite(losses).all()
+    if graphed:  # the 302 steps were replays of the one graph captured by the first call
+        assert step.captures == 1 and step.replays == 302
 
 
 def test_noise_functions_do_not_sync():
@@ -85,19 +107,32 @@ def test_graph_does_the_eager_maths(images, arch):
         assert torch.allclose(a, b, rtol=1e-3, atol=1e-4)
 
 
-def test_partial_last_batch_gets_its_own_graph(tiny_mnist, tmp_path):
+def test_the_classifier_graph_does_the_eager_maths(images, tiny_mnist):
+    """The classifier's step replayed from a graph (its data: the batch's indices) follows the eager step."""
+    labels = load_mnist(tiny_mnist, train=True)[1].cuda()
+    config = default_config(arch="classifier", batch_size=64)
+    eager_model, eager = run_steps(images, config, graphed=False, steps=17, labels=labels)
+    graph_model, graphed = run_steps(images, config, graphed=True, steps=17, labels=labels)
+    assert torch.allclose(eager, graphed, rtol=1e-3, atol=1e-5), (eager, graphed)
+    for a, b in zip(eager_model.state_dict().values(), graph_model.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), rtol=1e-3, atol=1e-4)
+
+
+def test_partial_last_batch_gets_its_own_graph(tiny_mnist, tmp_path, graphs):
     config = TrainConfig(data_dir=str(tiny_mnist), out=str(tmp_path / "g"), limit=100, batch_size=64, epochs=2, device="cuda")
-    graph = train(config)  # 100 = 64 + 36: two graphs
+    graph = train(config)  # 100 = 64 + 36: two graphs, each replayed once an epoch
+    assert len(graphs) == 1 and graphs[0].captures == 2 and graphs[0].replays == 4
     eager = train(TrainConfig(**{**config.__dict__, "out": str(tmp_path / "e"), "cuda_graph": False}))
-    assert graph["cuda_graph"] and not eager["cuda_graph"]
+    assert len(graphs) == 1, "--no-cuda-graph makes no graph"
     assert graph["test_loss"] == pytest.approx(eager["test_loss"], rel=1e-3)
 
 
-def test_graph_run_resumes_exactly(tiny_mnist, tmp_path):
+def test_graph_run_resumes_exactly(tiny_mnist, tmp_path, graphs):
     """Stopped after one epoch and resumed: the generator registered with the graph continues where it was."""
     common = dict(data_dir=str(tiny_mnist), batch_size=32, limit=160, device="cuda")
     full = train(TrainConfig(out=str(tmp_path / "full"), epochs=3, **common))
     train(TrainConfig(out=str(tmp_path / "split"), epochs=1, **common))
     resumed = train(TrainConfig(out=str(tmp_path / "split"), epochs=3, resume=True, **common))
-    assert full["cuda_graph"] and resumed["cuda_graph"]
+    # 160 = 5 x 32: one graph per run, replayed for every step (15, 5, then the 10 of the resumed epochs)
+    assert [(g.captures, g.replays) for g in graphs] == [(1, 15), (1, 5), (1, 10)]
     assert resumed["test_loss"] == pytest.approx(full["test_loss"], rel=1e-5)

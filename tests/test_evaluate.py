@@ -5,7 +5,18 @@ import torch
 
 from dae.checkpoint import save_checkpoint
 from dae.data import load_mnist, to_float
-from dae.evaluate import BASELINES, NOISE_LEVELS, evaluate, gaussian_blur, main, markdown_table, median3
+from dae.evaluate import (
+    BASELINES,
+    NOISE_LEVELS,
+    accuracy,
+    accuracy_table,
+    clean_accuracy,
+    evaluate,
+    gaussian_blur,
+    main,
+    markdown_table,
+    median3,
+)
 from dae.model import DAE
 
 from .conftest import ROOT, real_mnist_root
@@ -118,3 +129,103 @@ def test_committed_unet_is_stronger_than_the_dae_at_every_level():
         level, scores = (row["noise"], row["level"]), row["scores"]
         assert scores["unet"]["psnr"] > scores["noisy"]["psnr"], level
         assert row["wins"]["unet vs dae"]["mean_gain_db"] > 0 and row["wins"]["unet vs dae"]["share"] > 0.5, level
+
+
+# ---- recognition: the classifier's accuracy -------------------------------------------------------
+
+
+def stripes(labels: list[int]) -> torch.Tensor:
+    """Hand-made digits: digit k is a white stripe two pixels wide down columns 4 + 2k and 5 + 2k."""
+    images = torch.zeros(len(labels), 1, 28, 28)
+    for i, k in enumerate(labels):
+        images[i, 0, :, 4 + 2 * k : 6 + 2 * k] = 1.0
+    return images
+
+
+class StripeReader(torch.nn.Module):
+    """A 'classifier' of stripes: digit k's logit is the ink in its two columns (ties: the first digit, 0)."""
+
+    def forward(self, x):
+        return x[:, 0, :, 4:24].sum(1).view(len(x), 10, 2).sum(2)
+
+
+class LeftHalf(torch.nn.Module):
+    """A 'denoiser' that keeps the left half of the image (columns 0-13) and blanks the rest."""
+
+    def forward(self, x):
+        y = x.clone()
+        y[..., 14:] = 0
+        return y
+
+
+class Blank(torch.nn.Module):
+    def forward(self, x):
+        return torch.zeros_like(x)
+
+
+# 20 digits: four 0s, ten of 1-4 (stripes in columns 6-13, left of 14), six of 5-9 (columns 14-23)
+LABELS = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 4, 4, 5, 6, 7, 8, 9, 9]
+
+
+def test_accuracy_by_hand():
+    clean, labels = stripes(LABELS), torch.tensor(LABELS)
+    reader = StripeReader()
+    assert accuracy(reader, clean, labels) == 1.0
+    # a blank image: every logit 0, the first digit wins, so exactly the four 0s are right
+    assert accuracy(reader, Blank()(clean), labels) == pytest.approx(4 / 20)
+    # the left half keeps the stripes of 0-4 (14 digits); the six of 5-9 are blanked and read as 0: wrong
+    assert accuracy(reader, LeftHalf()(clean), labels) == pytest.approx(14 / 20)
+    models = {"left": LeftHalf(), "blank": Blank()}
+    assert clean_accuracy(models, reader, clean, labels) == pytest.approx({"clean": 1.0, "left": 0.7, "blank": 0.2})
+    # mask p = 0 changes nothing; mask p = 1 drops every pixel (u < 1 always): all inputs are blank
+    rows = evaluate(models, clean, {"mask": (0.0, 1.0)}, baselines=False, classifier=reader, labels=labels)
+    assert rows[0]["accuracy"] == pytest.approx({"noisy": 1.0, "left": 0.7, "blank": 0.2})
+    assert rows[1]["accuracy"] == pytest.approx({"noisy": 0.2, "left": 0.2, "blank": 0.2})
+    with pytest.raises(ValueError, match="both the classifier and the labels"):
+        evaluate(models, clean, {"mask": (0.0,)}, baselines=False, classifier=reader)
+
+
+def test_accuracy_table():
+    rows = [{"noise": "mask", "level": 0.5, "accuracy": {"noisy": 0.5, "dae": 0.9712, "unet": 0.98}},
+            {"noise": "gaussian", "level": 1.0, "accuracy": {"noisy": 0.25, "dae": 0.75, "unet": 0.5}}]
+    clean = {"clean": 0.9931, "dae": 0.98, "unet": 0.99}
+    assert table_cells(accuracy_table(rows, clean)) == [
+        ["none (clean digits)", "0", "**99.31**", "98.00", "99.00"],
+        ["mask", "0.5", "50.00", "97.12", "**98.00**"],
+        ["gaussian", "1", "25.00", "**75.00**", "50.00"],
+    ]
+    assert "| noise | level | noisy input | DAE | U-Net |" in accuracy_table(rows)
+    assert len(table_cells(accuracy_table(rows))) == 2  # without the clean row
+
+
+def test_evaluation_command_scores_recognition(tiny_mnist, tmp_path, capsys):
+    from dae.classifier import Classifier
+
+    save_checkpoint(DAE(), tmp_path / "dae", {})
+    save_checkpoint(Classifier(), tmp_path / "classifier", {})
+    out, figure = tmp_path / "eval.json", tmp_path / "accuracy.png"
+    assert main(["--checkpoint", str(tmp_path / "dae"), "--data-dir", str(tiny_mnist), "--limit", "24", "--no-baselines",
+                 "--json", str(out), "--classifier", str(tmp_path / "classifier"), "--accuracy-figure", str(figure)]) == 0
+    result = json.loads(out.read_text())
+    assert result["classifier"] == str(tmp_path / "classifier")
+    assert set(result["clean_accuracy"]) == {"clean", "dae"}
+    for row in result["rows"]:
+        assert set(row["accuracy"]) == set(row["scores"]) == {"noisy", "dae"}
+        assert all(0 <= a <= 1 and a * 24 == pytest.approx(round(a * 24)) for a in row["accuracy"].values())  # k of 24 digits
+    assert "Recognition" in capsys.readouterr().out
+    assert figure.stat().st_size > 0
+
+
+def test_evaluation_command_refuses_a_classifier_in_the_wrong_place(tiny_mnist, tmp_path, capsys):
+    from dae.classifier import Classifier
+
+    save_checkpoint(DAE(), tmp_path / "dae", {})
+    save_checkpoint(Classifier(), tmp_path / "classifier", {})
+    common = ["--data-dir", str(tiny_mnist), "--limit", "8", "--no-baselines", "--json", str(tmp_path / "e.json")]
+    assert main(["--checkpoint", str(tmp_path / "classifier"), *common]) == 2
+    assert "the digit classifier, not a denoiser" in capsys.readouterr().err
+    assert main(["--checkpoint", str(tmp_path / "dae"), "--classifier", str(tmp_path / "dae"), *common]) == 2
+    assert "not the digit classifier" in capsys.readouterr().err
+    assert main(["--checkpoint", str(tmp_path / "dae"), "--no-classifier", *common]) == 0
+    assert "recognition not scored" in capsys.readouterr().err
+    assert "accuracy" not in json.loads((tmp_path / "e.json").read_text())["rows"][0]

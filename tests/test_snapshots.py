@@ -10,8 +10,9 @@ import torch
 import dae.trainer
 import train as train_py
 from dae.checkpoint import SNAPSHOTS, CheckpointError, load_model, load_snapshots, read_training_info
+from dae.config import TrainConfig, resumed_config
 from dae.model import ARCHITECTURES, DAE
-from dae.trainer import TrainConfig, resumed_config, train
+from dae.trainer import train
 
 # tiny_mnist: 512 images in batches of 8 are 64 steps an epoch; 6 epochs are 384 steps, past step 300
 STEPS_PER_EPOCH, EPOCHS = 64, 6

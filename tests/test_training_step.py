@@ -10,11 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dae.config import TrainConfig
 from dae.data import load_mnist, shuffled_batches, to_float
 from dae.evaluate import evaluate, wins_table
 from dae.model import DAE
 from dae.noise import blind_noise
-from dae.trainer import TrainConfig, lr_at, make_optimizer, make_step, train, train_step
+from dae.trainer import lr_at, make_optimizer, make_step, train, train_step
 
 
 def test_cosine_schedule_by_hand():
