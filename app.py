@@ -32,11 +32,11 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
-from dae import ui  # noqa: E402
-from dae.checkpoint import CheckpointError, load_model  # noqa: E402
+from dae import code_map, ui  # noqa: E402
+from dae.checkpoint import CheckpointError, load_model, load_snapshots  # noqa: E402
 from dae.inference import Denoiser, colorbar_html, png_data_uri, upscale  # noqa: E402
 from dae.noise import NOISE_KINDS  # noqa: E402
-from dae.page import CANVAS_HTML, CONTROLLER_JS, CSS, KEYBOARD_JS, picker_html, results_html  # noqa: E402
+from dae.page import CANVAS_HTML, CONTROLLER_JS, CSS, KEYBOARD_JS, picker_html, results_html, views_html  # noqa: E402
 from dae.preprocess import InputError, limit_decoding  # noqa: E402
 from dae.samples import load_samples, load_test_indices  # noqa: E402
 
@@ -180,12 +180,31 @@ def load_denoiser(checkpoint: str | Path = DEFAULT_CHECKPOINT, compare_checkpoin
             denoiser.classifier = load_model(CHECKPOINTS["classifier"])[0]
         except CheckpointError as e:
             print(f"warning: the digit classifier is off: {e}", file=sys.stderr)
+    if Path(checkpoint).is_dir():
+        load_training_views(denoiser, Path(checkpoint))
     if compare_checkpoint is not None and Path(compare_checkpoint).is_dir():
         try:
             denoiser.models["unet"] = load_model(compare_checkpoint)[0]
         except CheckpointError as e:
             print(f"warning: the comparison model is off: {e}", file=sys.stderr)
     return denoiser
+
+
+def load_training_views(denoiser: Denoiser, folder: Path) -> None:
+    """What the code map and "How it learned" views need, read beside the DAE's checkpoint; each one missing or
+    damaged only turns its view off (with a warning when damaged)."""
+    try:
+        denoiser.code_map = code_map.load(folder)
+    except CheckpointError as e:
+        print(f"warning: the code map view is off: {e}", file=sys.stderr)
+    try:
+        denoiser.snapshots = load_snapshots(folder)
+        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else None
+        if metrics is not None and "train_loss_curve" in metrics:
+            denoiser.training = metrics | {"batch_size": json.loads((folder / "config.json").read_text())["training"]["batch_size"]}
+    except (CheckpointError, OSError, ValueError, KeyError, TypeError) as e:
+        denoiser.snapshots, denoiser.training = [], None
+        print(f"warning: the \"How it learned\" view is off: {e}", file=sys.stderr)
 
 
 def image(label: str, elem_id: str, **options) -> gr.Image:
@@ -235,6 +254,7 @@ def denoise_tab(handlers: ui.DemoUI) -> dict:
                 "The models were trained *blind*: every training image got a random noise kind at a random "
                 "strength over these sliders' full range, and the model was never told which, so one checkpoint serves every setting."
             )
+    gr.HTML(views_html(handlers.map_picture), elem_id="views", js_on_load="DAE.attachViews(element);")
     upload_digit = gr.Textbox(visible=False)
     js_only = dict(queue=False, show_progress="hidden", api_visibility="private")
     for tab, name in ((draw_tab, "draw"), (samples_tab, "samples"), (upload_tab, "upload")):
@@ -255,9 +275,7 @@ def latent_tab(handlers: ui.DemoUI) -> None:
     gr.Markdown(
         "The encoder squeezes each digit into **256 numbers**; the decoder paints a digit from any such code. "
         "Pick two digits and walk the straight line between their codes: every point on it is decoded. "
-        "Compare it with a plain pixel cross-fade of the same two digits below it: where the decoded path passes "
-        "through clean, digit-like shapes while the cross-fade shows two faded digits on top of each other, the code "
-        "space is doing more than blending pixels."
+        "Under it, a plain pixel cross-fade of the same two digits at the same steps, for comparison."
     )
     first, last = 0, len(handlers.samples) - 1
     initial = handlers.latent(handlers.samples[first], handlers.samples[last], 0.5)
@@ -266,7 +284,8 @@ def latent_tab(handlers: ui.DemoUI) -> None:
         with gr.Column(scale=1, min_width=320):
             with gr.Row(elem_classes="dae-results"):
                 start_image = image("Start", "latent-start", value=initial["start_image"])
-                point_image = image("Decoded point", "latent-point", value=initial["point"])
+                point_image = image("Decoded at t", "latent-point", value=initial["point"])
+                crossfade_image = image("Cross-fade at t", "latent-crossfade", value=initial["crossfade"])
                 end_image = image("End", "latent-end", value=initial["end_image"])
             t = gr.Slider(0, 1, value=0.5, step=0.01, label="Position on the path (0 = start, 1 = end)", elem_id="latent-t")
             path = gr.HTML(initial["path"], elem_id="latent-path")
@@ -279,7 +298,8 @@ def latent_tab(handlers: ui.DemoUI) -> None:
             end_pick = sample_gallery(handlers.samples, handlers.labels, scale=1, columns=10, height=260, selected_index=last,
                                       label="End digit (click one)", elem_id="latent-b")
 
-    drawn = {"start_image": start_image, "end_image": end_image, "point": point_image, "path": path, "latent_status": latent_status}
+    at_t = {"point": point_image, "crossfade": crossfade_image, "path": path, "latent_status": latent_status}
+    drawn = {"start_image": start_image, "end_image": end_image} | at_t
     on([start_pick.select], clicked(handlers.pick_start), [end, t], {"start": start} | drawn, **LIGHT)
     on([end_pick.select], clicked(handlers.pick_end), [start, t], {"end": end} | drawn, **LIGHT)
     # The Denoise tab's digit lives in the page's controller: a JavaScript-only step copies it into a hidden box first.
@@ -291,7 +311,7 @@ def latent_tab(handlers: ui.DemoUI) -> None:
     use_b.click(None, None, [digit], js="() => DAE.digit()", **js_only).then(
         keyed(handlers.end_at, {"end": end, "end_pick": end_pick} | drawn), [digit, start, end, t],
         [end, end_pick, *drawn.values()], **QUIET, **LIGHT)
-    on([t.input, t.change], handlers.latent_point, [start, end, t], {"point": point_image}, **LIGHT)
+    on([t.input, t.change], handlers.latent_point, [start, end, t], at_t, **LIGHT)
 
 
 def api(handlers: ui.DemoUI) -> None:

@@ -3,7 +3,8 @@
     python -m benchmarks.app_latency [--handler] [--client] [--repeats N]
 
 - handler: the page's render function as the server calls it (noise, models, classifier, error
-  map, metrics, inline PNGs), per kind of request. p50/p95 in ms.
+  map, metrics, inline PNGs), per kind of request, the kinds alternating. p50/p95 in ms, and the
+  quality curve's cost, warm (slider move, cached) and cold (new digit), against the plain render.
 - client: `/denoise` through gradio_client against a do-nothing endpoint with the same inputs
   and outputs, alternately (A B A B) in one run, and their ratio.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import statistics
 import tempfile
 import time
@@ -37,7 +39,15 @@ def event(demo, name: str):
 
 
 def bench_handler(repeats: int) -> None:
-    """The page's render function as the server calls it, per kind of request (everything it answers, inline)."""
+    """The page's render function as the server calls it, per kind of request (everything it answers, inline).
+
+    The kinds alternate request by request, each round in a new order, so a busy spell of the
+    shared machine slows them all alike. The quality curve is timed three ways: warm (a slider move: the
+    same digit, kind and seed, the curve from the cache), cold (a new digit and seed each time,
+    the curve computed) and on its own (Denoiser.curve + curve_svg on a new digit, no render).
+    Its cost is given as the median of the per-round differences to the plain render, and as the
+    ratio of the medians.
+    """
     import base64
     import io
 
@@ -45,31 +55,58 @@ def bench_handler(repeats: int) -> None:
 
     from dae import ui
     from dae.samples import load_test_indices
+    from dae.views import curve_svg, test_set_means
 
     samples, labels = load_samples()
-    render = app.Busy(ui.DemoUI(app.load_denoiser(), samples, labels, load_test_indices()).render)
+    demo_ui = ui.DemoUI(app.load_denoiser(), samples, labels, load_test_indices())
+    render = app.Busy(demo_ui.render)
     layer = np.zeros((320, 320, 4), dtype=np.uint8)
     layer[60:260, 150:180] = (37, 99, 235, 255)
     png = io.BytesIO()
     Image.fromarray(layer).save(png, format="png")
     drawing = {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()}
+    # name -> request for round i: (source, compare, views, seed); a new seed (and digit) means a curve not cached yet
+    fresh = lambda i: {"kind": "sample", "index": i % len(samples)}  # noqa: E731
     cases = {
-        "slider move over a sample": ({"kind": "sample", "index": 42}, False, []),
-        "the same with Compare (U-Net too)": ({"kind": "sample", "index": 42}, True, []),
-        "the same with the quality curve open": ({"kind": "sample", "index": 42}, False, ["curve"]),
-        "a new drawing (320 x 320 canvas PNG -> 28 x 28, then the results)": (drawing, False, []),
+        "slider move over a sample": lambda i: ({"kind": "sample", "index": 42}, False, [], 0),
+        "the same with the quality curve open, warm (slider move)": lambda i: ({"kind": "sample", "index": 42}, False, ["curve"], 0),
+        "the same with the quality curve open, cold (new digit)": lambda i: (fresh(i), False, ["curve"], 10**6 + i),
+        "the same with Compare (U-Net too)": lambda i: ({"kind": "sample", "index": 42}, True, [], 0),
+        "Compare and the quality curve, warm (slider move)": lambda i: ({"kind": "sample", "index": 42}, True, ["curve"], 0),
+        "Compare and the quality curve, cold (new digit)": lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i),
+        "a new drawing (320 x 320 canvas PNG -> 28 x 28, then the results)": lambda i: (drawing, False, [], 0),
     }
-    for name, (source, compare, views) in cases.items():
-        def request(i, source=source, compare=compare, views=views):
-            return {"source": source, "noise": "gaussian", "strength": (i % 100) / 100, "seed": i, "compare": compare, "views": views}
-        for i in range(10):
-            render(request(i))
-        times = []
-        for i in range(repeats):
+    denoiser, reference = demo_ui.denoiser, test_set_means(ui.EVALUATION)
+
+    def curve_alone(i: int, names: tuple[str, ...]) -> None:  # what the curve view adds, on a new digit and seed
+        curve_svg(denoiser.curve(samples[i % len(samples)], "gaussian", 3 * 10**6 + 2 * i + len(names), names), "gaussian", 0.5, reference)
+
+    def request(case, i: int) -> dict:
+        source, compare, views, seed = case(i)
+        return {"source": source, "noise": "gaussian", "strength": (i % 100) / 100, "seed": seed, "compare": compare, "views": views}
+
+    jobs = {name: (lambda i, case=case: render(request(case, i))) for name, case in cases.items()}
+    jobs["curve alone (Denoiser.curve + curve_svg), DAE"] = lambda i: curve_alone(i, ("dae",))
+    jobs["curve alone, DAE and U-Net"] = lambda i: curve_alone(i, ("dae", "unet"))
+    order, shuffle = list(jobs), random.Random(0).shuffle
+    times: dict[str, list[float]] = {name: [] for name in jobs}
+    for i in range(-10, repeats):  # 10 rounds of warm-up; each round in another order, so no job always follows the same one
+        shuffle(order)
+        for name in order:
             t = time.perf_counter()
-            render(request(i))
-            times.append((time.perf_counter() - t) * 1e3)
-        print(f"render, {name}: {summary(times)}", flush=True)
+            jobs[name](i)
+            times[name].append((time.perf_counter() - t) * 1e3)
+    times = {name: ms[10:] for name, ms in times.items()}
+    for name, ms in times.items():
+        print(f"render, {name}: {summary(ms)}" if name in cases else f"{name}: {summary(ms)}", flush=True)
+    print("the quality curve's cost, median of per-round differences to the render without it, and the ratio of the medians:")
+    for curve_case, plain_case in (("the same with the quality curve open, warm (slider move)", "slider move over a sample"),
+                                   ("the same with the quality curve open, cold (new digit)", "slider move over a sample"),
+                                   ("Compare and the quality curve, warm (slider move)", "the same with Compare (U-Net too)"),
+                                   ("Compare and the quality curve, cold (new digit)", "the same with Compare (U-Net too)")):
+        extra = statistics.median(a - b for a, b in zip(times[curve_case], times[plain_case]))
+        ratio = statistics.median(times[curve_case]) / statistics.median(times[plain_case])
+        print(f"  +{extra:.1f} ms, {ratio:.2f}x: {curve_case}")
 
 
 def bench_client(demo, repeats: int) -> None:

@@ -58,9 +58,25 @@ def noisy_test_set(clean: Tensor, kind: str, level: float, seed: int = NOISE_SEE
 # set its strength), and only it uses the process pool.
 
 
+# A selection network for the median of 9 (Paeth's, as in Devillard's opt_med9): each pair becomes
+# (min, max). Exact, and on (21, 1, 28, 28) 14 times as fast as unfold + median (0.17 vs 2.3 ms).
+MEDIAN9_PAIRS = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
+                 (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
+
+
+def median9(values: list[Tensor]) -> Tensor:
+    """The element-wise median of nine same-shaped tensors."""
+    v = list(values)
+    for a, b in MEDIAN9_PAIRS:
+        v[a], v[b] = torch.minimum(v[a], v[b]), torch.maximum(v[a], v[b])
+    return v[4]
+
+
 def median3(x: Tensor, clean: Tensor | None = None, pool: Executor | None = None) -> Tensor:
-    patches = F.unfold(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3)  # (m, 9, H*W)
-    return patches.median(dim=1).values.view_as(x)
+    """3 x 3 median filter, the border replicated."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+    return median9([padded[..., i:i + h, j:j + w] for i in range(3) for j in range(3)])
 
 
 def gaussian_blur(x: Tensor, clean: Tensor | None = None, pool: Executor | None = None, sigma: float = 1.0) -> Tensor:

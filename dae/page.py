@@ -12,22 +12,22 @@ fixes how Gradio's components behave at 390 px and without a mouse.
 CONTROLLER_JS = """<script>
 window.DAE = (() => {
   const IMAGES = ['clean', 'noisy', 'recon', 'error', 'unet-recon', 'unet-error'];
-  const state = {tab: 'draw', noise: 'gaussian', strength: 0.5, seed: 0, compare: false};
+  const state = {tab: 'draw', noise: 'gaussian', strength: 0.5, seed: 0, compare: false, mapAt: null};
   const inputs = {draw: {kind: 'none'}, samples: {kind: 'none'}, upload: {kind: 'none'}};
-  let server = null, results = null, canvas = null, picker = null, inflight = false, again = false, live = false;
-  let uploadMessage = null, digit = null, viewsDue = false;
+  let server = null, results = null, views = null, canvas = null, picker = null, inflight = false, again = false, live = false;
+  let uploadMessage = null, digit = null, viewsDue = false, pendingViews = null;
   const source = () => {
     if (state.tab === 'upload' && uploadMessage) return {kind: 'none'};
     const s = inputs[state.tab];
     return s.kind === 'canvas' ? {kind: 'drawing', png: canvas.toDataURL('image/png')} : s;
   };
-  const openViews = () => results ? [...results.querySelectorAll('details[open]')].map((d) => d.id) : [];
+  const openViews = () => views ? [...views.querySelectorAll('details[open]')].map((d) => d.id) : [];
   const send = async () => {
     if (!server || !results) return;
     if (inflight) { again = true; return; }
     inflight = true; again = false;
     const request = {source: source(), noise: state.noise, strength: state.strength, seed: state.seed,
-                     compare: state.compare, views: openViews(), live};
+                     compare: state.compare, views: openViews(), map_at: state.mapAt, live};
     const sentAt = performance.now();
     let answer;
     try { answer = await server.render(request); } catch (e) { answer = {busy: true, wait: 500}; }
@@ -51,7 +51,7 @@ window.DAE = (() => {
     results.querySelector('#metrics').innerHTML = state.tab === 'upload' && uploadMessage ? '' : (a.status || '');
     if (state.tab === 'upload' && uploadMessage) results.querySelector('#metrics').textContent = uploadMessage;
     results.querySelector('#source-caption').textContent = a.caption || '';
-    for (const [id, html] of Object.entries(a.views || {})) results.querySelector('#' + id + ' .dae-view-body').innerHTML = html;
+    if (views) for (const [id, html] of Object.entries(a.views || {})) views.querySelector('#' + id + ' .dae-view-body').innerHTML = html;
     digit = a.digit || null;
     if (api.started) link();  // not before the page has read its own address (Gradio reads it from the Referer)
   };
@@ -61,6 +61,8 @@ window.DAE = (() => {
     if (state.tab === 'samples' && inputs.samples.kind === 'sample') q.set('sample', inputs.samples.index);
     q.set('noise', state.noise); q.set('strength', state.strength); q.set('seed', state.seed);
     if (state.compare) q.set('compare', '1');
+    const open = openViews().filter((v) => v !== 'curve');
+    if (open.length) q.set('views', open.join(','));
     history.replaceState(null, '', '?' + q.toString());
   };
   const highlight = () => {  // the picker may mount after a pick (tabs render when first shown)
@@ -75,8 +77,22 @@ window.DAE = (() => {
     if (state.tab === 'samples') send();
   };
   const api = {
+    attachViews(element) { views = element;
+      views.querySelectorAll('details').forEach((d) => d.addEventListener('toggle', () => {
+        if (d.open) { live = false; send(); } else if (api.started) link(); }));
+      const map = views.querySelector('.dae-map-picture');
+      if (map) map.addEventListener('click', (e) => {  // the point clicked, as fractions of the map: the server decodes it
+        const r = map.getBoundingClientRect();
+        state.mapAt = [(e.clientX - r.left) / r.width, (e.clientY - r.top) / r.height];
+        live = false; send(); });
+      if (pendingViews) api.openViews(pendingViews);
+      if (server) { live = false; send(); }
+    },
+    openViews(ids) {  // a link's views: opened once the views are on the page
+      pendingViews = views ? null : ids;
+      for (const id of ids || []) { const d = views && views.querySelector('details#' + id); if (d) d.open = true; }
+    },
     attachServer(s, element) { server = s; results = element;
-      results.querySelectorAll('details').forEach((d) => d.addEventListener('toggle', () => { if (d.open) { live = false; send(); } }));
       const copy = results.querySelector('#copy-link');
       copy.addEventListener('click', async () => {
         try { await navigator.clipboard.writeText(location.href); copy.textContent = 'Link copied'; }
@@ -154,6 +170,7 @@ window.DAE = (() => {
       const l = JSON.parse(linked || '{}');
       if (Number.isInteger(l.sample)) pick(l.sample);
       if (l.tab) state.tab = l.tab;
+      api.openViews(l.views || []);
       api.started = true;
       live = true; viewsDue = true;
       send();
@@ -249,7 +266,9 @@ CSS = """
 .dae-path { margin: 0; }
 .dae-path figcaption { font-size: var(--block-label-text-size); opacity: 0.8; margin-bottom: 4px; }
 .dae-path-steps { display: grid; grid-template-columns: repeat(11, minmax(0, 112px)); gap: 4px; }
-.dae-path-steps img { width: 100%; aspect-ratio: 1 / 1; }
+.dae-path-steps img { width: 100%; aspect-ratio: 1 / 1; border-radius: 3px; }
+.dae-path-steps img.dae-step-now { outline: 3px solid var(--color-accent); outline-offset: 1px; }
+.dae-path + .dae-path { margin-top: 8px; }
 
 /* Digit pickers: small square thumbnails, as many a row as asked (Gradio keeps them >= 100 px). */
 .dae-picker .grid-container {
@@ -304,7 +323,28 @@ def figure(elem_id: str, caption: str, alt: str, guess: bool = True) -> str:
             f'<img alt="{alt}" hidden><div class="dae-guess" aria-live="polite">{"" if guess else "&nbsp;"}</div></figure>')
 
 
-def results_html(colorbar: str, hint: str) -> str:
+VIEW_NOTES = {
+    "layers": "What the DAE computes from the noisy digit, stage by stage, as the next stage receives it (after its activation). "
+              "Bright is a large activation; each stage has one scale for all its maps. With Compare on, the U-Net's levels follow.",
+}
+
+
+def map_details(picture: str | None) -> str:
+    """The code-space view: the map's picture (the same for everyone, sent once with the page) under this digit's marks."""
+    if picture is None:
+        return ""
+    from .views import map_legend
+
+    return f"""<details id="latent-map"><summary>The code space: where this digit's 256 numbers lie</summary>
+  <p class="dae-note">Every dot is one of the 10,000 MNIST test digits, placed by its code: the DAE's 256 numbers projected
+  on the two directions in which the codes vary most (PCA), coloured by its true digit.</p>
+  <div class="dae-map-wrap"><img class="dae-map-picture" src="{picture}" alt="The codes of the 10,000 test digits, coloured by class">
+  <div class="dae-view-body"></div></div>
+  <div class="dae-legend-row dae-map-legend">{map_legend()}</div>
+</details>"""
+
+
+def results_html(colorbar: str, hint: str, map_picture: str | None = None) -> str:
     """The Denoise tab's results and views; the page's controller fills them in."""
     return f"""<div class="dae-panel">
   <div id="source-caption" class="dae-caption"></div>
@@ -316,7 +356,8 @@ def results_html(colorbar: str, hint: str) -> str:
   </div>
   <div class="dae-row dae-unet" hidden>
     <p class="dae-note"><b>U-Net</b>, same noisy input: it keeps a picture at every scale (skip connections) and
-    predicts a correction to the noisy image, with a 256-number global context at its 4 × 4 bottom.</p>
+    predicts a correction to the noisy image. Its bottom has a 256-number global context too, which this checkpoint
+    leaves at 0 for every digit (see Layer by layer).</p>
     {figure("unet-recon", "U-Net reconstruction", "The U-Net's reconstruction of the noisy input")}
     {figure("unet-error", "U-Net error map", "Per-pixel error of the U-Net's reconstruction", guess=False)}
   </div>
@@ -325,7 +366,17 @@ def results_html(colorbar: str, hint: str) -> str:
   <span class="dae-wrong">red</span> where it no longer reads the input's digit.</p>
   <div id="metrics" aria-live="polite">{hint}</div>
   <button type="button" id="copy-link" class="dae-button">Copy link</button>
+</div>"""
+
+
+def views_html(map_picture: str | None = None) -> str:
+    """The teaching views under the results, full width; each open one is filled in by the same answer as the results."""
+    return f"""<div class="dae-panel dae-views">
   <details id="curve" open><summary>Quality against noise, for this digit</summary><div class="dae-view-body"></div></details>
+  <details id="layers"><summary>Layer by layer: inside the network</summary><p class="dae-note">{VIEW_NOTES["layers"]}</p>
+  <div class="dae-view-body"></div></details>
+  {map_details(map_picture)}
+  <details id="learning"><summary>How it learned: the training run</summary><div class="dae-view-body"></div></details>
 </div>"""
 
 
@@ -384,5 +435,40 @@ table.dae-metrics td:first-child { text-align: left; white-space: normal; }
   .dae-thumbs { grid-template-columns: repeat(8, minmax(0, 1fr)); }
   #samples .grid-wrap { max-height: 200px; }
   .dae-figure figcaption { font-size: 10px; }
+}
+"""
+
+CSS += """
+/* The views: layer by layer, the code map, how it learned. */
+.dae-layers-title { margin: 8px 0 4px; font-size: 0.9em; }
+.dae-layers { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px; }
+.dae-layer { margin: 0; font-size: 0.78em; min-width: 0; }
+.dae-layer img { width: 100%; max-width: 170px; image-rendering: pixelated; display: block; margin: 0 auto 4px; border-radius: 4px; }
+.dae-layer code { font-size: 0.92em; white-space: normal; overflow-wrap: anywhere; }
+.dae-shape { opacity: 0.8; font-variant-numeric: tabular-nums; }
+.dae-scale { opacity: 0.75; font-size: 0.9em; }
+.dae-map-wrap { display: grid; grid-template-columns: minmax(0, 320px) minmax(0, 1fr); gap: 12px; align-items: start; }
+.dae-map-picture { grid-area: 1 / 1; width: 100%; aspect-ratio: 1 / 1; cursor: crosshair; display: block;
+  border: 1px solid var(--border-color-primary); border-radius: 6px; }
+.dae-map-wrap > .dae-view-body { display: contents; }
+.dae-map-marks { grid-area: 1 / 1; width: 100%; aspect-ratio: 1 / 1; pointer-events: none; overflow: visible; }
+.dae-map-marks * { vector-effect: non-scaling-stroke; }
+.dae-map-clean { fill: var(--body-text-color); stroke: var(--background-fill-primary); stroke-width: 2px; }
+.dae-map-noisy { fill: none; stroke: var(--body-text-color); stroke-width: 3px; }
+.dae-map-move { stroke: var(--body-text-color); stroke-width: 2px; stroke-dasharray: 5 3; }
+.dae-map-pick { stroke: #dc2626; stroke-width: 3px; fill: none; }
+.dark .dae-map-pick { stroke: #f87171; }
+.dae-map-side { grid-area: 1 / 2; display: flex; flex-direction: column; gap: 8px; min-width: 0; }
+.dae-map-side .dae-figure { max-width: 120px; }
+.dae-map-side .dae-figure figcaption, #learning .dae-figure figcaption { white-space: normal; }
+#learning .dae-figure { max-width: 160px; }
+.dae-map-legend i { height: 10px; width: 10px; border-radius: 50%; }
+.dae-mark-label { font-size: 10px; opacity: 0.8; }
+@media (max-width: 640px) {
+  .dae-map-wrap { grid-template-columns: minmax(0, 1fr); }
+  .dae-map-side { grid-area: 2 / 1; }
+  .dae-layers { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .dae-curve-svg { font-size: 19px; }  /* the plots are drawn 560 wide: about 10 px on a phone */
+  .dae-mark-label { font-size: 17px; }
 }
 """

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from .activations import DAE_STAGES, UNET_STAGES, Stage, activations
 from .inference import (
     MAX_SEED,
     Denoiser,
@@ -34,11 +36,12 @@ from .inference import (
     png_data_uri,
     png_rgb_data_uri,
     result_json,
+    subnormals_flushed,
     upscale,
 )
 from .noise import NOISE_KINDS, NoiseKind
 from .preprocess import InputError, decode_data_url, digit_from_drawing, digit_from_png, read_upload
-from .views import curve_svg, test_set_means
+from .views import curve_svg, layers_html, learning_svg, map_frame, map_overlay, map_picture, test_set_means
 
 EVALUATION = Path(__file__).resolve().parents[1] / "checkpoints" / "dae" / "evaluation.json"  # the test-set means the curve shows
 MAX_DRAWING_CHARS = 600_000  # a 320 x 320 canvas PNG is 5-40 kB; nothing larger is decoded
@@ -53,6 +56,10 @@ MODEL_TITLES = {"dae": "DAE (the autoencoder)", "unet": "U-Net (stronger, for co
 LATENT_STEPS = 11
 CANVAS = 320  # side of the drawing canvas; its layers arrive at this size whatever the device pixel ratio (measured at 1 and 3)
 NO_SELECTION = -1  # a gallery's selected_index that highlights no thumbnail (Gradio ignores None in an update)
+
+INPUT_STAGE = Stage("input", "noisy input", "what the model is given", "The noisy digit on screen, pixels in [0, 1].")
+SNAPSHOT_TITLES = {"untrained": "untrained", "step_300": "after 300 steps", "epoch_1": "after epoch 1"}
+VIEWS = ("curve", "layers", "latent-map", "learning")  # the Denoise tab's views (details elements), by id
 
 # What the models show for a digit: every Denoise-tab output that depends on the noise.
 RESULTS = ("noisy", "recon", "error", "unet_recon", "unet_error", "status")
@@ -99,6 +106,15 @@ class DemoUI:
     samples: np.ndarray  # (n, 28, 28) floats in [0, 1]: the digits the pickers offer
     labels: np.ndarray  # (n,) their classes
     test_indices: np.ndarray  # (n,) their places in the MNIST test set
+
+    def __post_init__(self) -> None:
+        """The code map's picture is drawn once: it is the same for everyone (the page holds it; answers carry only the marks)."""
+        self.map_frame = self.map_picture = None
+        code_map = self.denoiser.code_map
+        if code_map is not None:
+            points = code_map.points.numpy()
+            self.map_frame = map_frame(points)
+            self.map_picture = map_picture(points, code_map.labels.numpy(), self.map_frame)
 
     # ---- the Denoise tab ---------------------------------------------------------------------------
     # The page sends one request per update (`render`): where the digit comes from, the controls and
@@ -152,12 +168,85 @@ class DemoUI:
             guesses["unet-recon"] = guess_text(r, "unet")
         wrong = [key for key, name in (("noisy", "noisy"), ("recon", "dae"), ("unet-recon", "unet"))
                  if name in r.guesses and "input" in r.guesses and r.guesses[name][0] != r.guesses["input"][0]]
-        views = {}
-        if "curve" in (request.get("views") or ()) and not request.get("live"):
-            kind, strength, seed = check_controls(request.get("noise"), request.get("strength"), request.get("seed"))
-            views["curve"] = curve_svg(self.denoiser.curve(digit, kind, seed, names), kind, strength, test_set_means(EVALUATION))
+        views = {} if request.get("live") else self.views(request, digit, r, names)
         return shown | {"images": images, "guesses": guesses, "wrong": wrong, "views": views,
                         "status": metrics_html(r, MODEL_TITLES), "metrics": result_json(r)}
+
+    # ---- the views ---------------------------------------------------------------------------------
+    # Each open view (a details element of the results panel) comes back in the same answer as the
+    # results, computed from the same noisy digit; a view whose data the checkpoint lacks is left out.
+
+    @subnormals_flushed()
+    def views(self, request: dict, digit: np.ndarray, r, names: tuple[str, ...]) -> dict[str, str]:
+        wanted = [v for v in (request.get("views") or ()) if v in VIEWS] if isinstance(request.get("views"), list) else []
+        kind, strength, seed = check_controls(request.get("noise"), request.get("strength"), request.get("seed"))
+        noisy = torch.from_numpy(r.noisy).view(1, 1, 28, 28)
+        views = {}
+        if "curve" in wanted:
+            views["curve"] = curve_svg(self.denoiser.curve(digit, kind, seed, names), kind, strength, test_set_means(EVALUATION))
+        if "layers" in wanted:
+            views["layers"] = self.layers_view(noisy, names)
+        if "latent-map" in wanted and self.map_frame is not None:
+            views["latent-map"] = self.map_view(torch.from_numpy(r.clean).view(1, 1, 28, 28), noisy, request.get("map_at"))
+        if "learning" in wanted and self.denoiser.training is not None:
+            views["learning"] = self.learning_view(r.clean, noisy)
+        return views
+
+    def layers_view(self, noisy: torch.Tensor, names: tuple[str, ...]) -> str:
+        models = [("DAE: encoder → 256-number code → decoder", DAE_STAGES, "dae")]
+        if "unet" in names:
+            models.append(("U-Net: encoder levels, bottom with global context, decoder levels fed by the skip paths", UNET_STAGES, "unet"))
+        return layers_html([(title, (INPUT_STAGE, *stages), {"input": noisy[0]} | activations(self.denoiser.models[name], noisy, stages))
+                            for title, stages, name in models])
+
+    @torch.inference_mode()
+    def map_view(self, clean: torch.Tensor, noisy: torch.Tensor, map_at: object) -> str:
+        """The marks for this digit on the code map, and the digit decoded at the point last clicked (map_at: fractions of the map)."""
+        dae, code_map = self.denoiser.models["dae"], self.denoiser.code_map
+        positions = code_map.project(dae.encode(torch.cat([clean, noisy]))).numpy()
+        at = self.map_frame.to_fraction(positions)
+        moved = float((dae.encode(noisy) - dae.encode(clean)).norm())
+        picked = None
+        side = ('<p class="dae-note">Click anywhere on the map: that point is lifted back to 256 numbers '
+                '(the mean code plus the two directions) and decoded.</p>')
+        if (isinstance(map_at, list) and len(map_at) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                                 and math.isfinite(v) and 0 <= v <= 1 for v in map_at)):
+            picked = np.asarray(map_at, dtype=np.float64)
+            position = torch.from_numpy(self.map_frame.to_position(picked[None])).float()
+            decoded = dae.decode(code_map.lift(position))
+            p = self.denoiser.probabilities(decoded)
+            guess = "" if p is None else f"{int(p[0].argmax())} · {100 * float(p[0].max()):.0f} %"
+            side = (f'<figure id="map-decoded" class="dae-figure"><figcaption>Decoded at the clicked point</figcaption>'
+                    f'<img src="{png_data_uri(decoded[0, 0].numpy())}" alt="The digit decoded at the clicked point of the map">'
+                    f'<div class="dae-guess">{guess}</div></figure>') + side
+        text = (f'<p class="dae-note">● this digit\'s code, ○ the noisy digit\'s code: the noise moved the code by {moved:.2f} '
+                f'(distance in 256 dimensions). The map keeps {100 * code_map.explained:.0f} % of the codes\' variance, so '
+                'digits far apart in the code can land close together here.</p>')
+        return map_overlay(at[0], at[1], picked) + f'<div class="dae-map-side">{side}{text}</div>'
+
+    @torch.inference_mode()
+    def learning_view(self, clean: np.ndarray, noisy: torch.Tensor) -> str:
+        """The loss curve of the run, and this noisy digit reconstructed by the weights at each snapshot and at the end."""
+        training = self.denoiser.training
+        final = f"after epoch {training['epochs']} (served)"
+        stages = [(SNAPSHOT_TITLES.get(info["name"], info["name"]), info["step"], model) for info, model in self.denoiser.snapshots]
+        steps_per_epoch = math.ceil(training["train_images"] / training.get("batch_size", 64))
+        stages.append((final, training["epochs"] * steps_per_epoch, self.denoiser.models["dae"]))
+        outputs = torch.cat([model(noisy) for _, _, model in stages])
+        p = self.denoiser.probabilities(outputs)
+        target = torch.from_numpy(clean).view(1, 1, 28, 28)
+        figures = []
+        for i, (title, step, _) in enumerate(stages):
+            psnr = float(10 * torch.log10(1 / ((outputs[i : i + 1] - target) ** 2).mean().clamp_min(1e-10)))
+            guess = "" if p is None else f"{int(p[i].argmax())} · {100 * float(p[i].max()):.0f} %"
+            figures.append(f'<figure class="dae-figure"><figcaption>{html.escape(title)}</figcaption>'
+                           f'<img src="{png_data_uri(outputs[i, 0].numpy())}" alt="The noisy digit reconstructed {html.escape(title)}">'
+                           f'<div class="dae-guess">{guess}</div><div class="dae-scale">step {step:,} · {psnr:.1f} dB</div></figure>')
+        marks = [(step, title.replace("after ", "").replace(" (served)", "")) for title, step, _ in stages]
+        return (learning_svg(training, marks, steps_per_epoch) + f'<div class="dae-row">{"".join(figures)}</div>'
+                '<p class="dae-note">The same noisy digit through the weights the run kept at these steps, with each one\'s PSNR '
+                'against the clean digit and the classifier\'s reading. Most of the loss is gone within the first epoch; '
+                'the epochs after it buy the last decibels.</p>')
 
     def uploaded(self, path: str | None) -> dict:
         """A file was uploaded (or removed): the picture itself, and the digit it became as a 28 x 28 PNG for the page."""
@@ -178,7 +267,7 @@ class DemoUI:
         return {"strength": strength_slider(NOISE_KINDS[kind], strength)}
 
     def from_link(self, request=None) -> dict:
-        """The controls an address asks for (?tab=samples&sample=34&noise=mask&strength=0.5&seed=7&compare=1).
+        """The controls an address asks for (?tab=samples&sample=34&noise=mask&strength=0.5&seed=7&compare=1&views=layers).
 
         Values that cannot be used are left at their defaults: a link never breaks the page.
         """
@@ -211,6 +300,9 @@ class DemoUI:
                     out["input_tabs"] = Update(selected="samples")
         except (KeyError, ValueError):
             pass
+        views = [v for v in (query.get("views") or "").split(",") if v in VIEWS]
+        if views:
+            linked["views"] = views
         out.setdefault("input_tabs", Update())  # no tab in the link: the tab on screen stays
         return out | {"linked": json.dumps(linked)}
 
@@ -230,15 +322,29 @@ class DemoUI:
         return f"MNIST test digit #{int(self.test_indices[index])}, a {self.labels[index]}"
 
     def latent(self, start: np.ndarray, end: np.ndarray, t: float) -> dict:
-        """Both ends, the decoded point at t, the whole path in LATENT_STEPS decoded steps, and what the ends are."""
-        path = self.denoiser.interpolate(start, end, np.linspace(0, 1, LATENT_STEPS))
-        return {"start_image": upscale(start), "end_image": upscale(end), "path": path_html(path, f"The path in {LATENT_STEPS} steps (decoded)"),
-                "latent_status": f"From **{self.describe(start)}** to **{self.describe(end)}**."} | self.latent_point(start, end, t)
+        """Both clean ends, and everything that follows t (latent_point), with what the ends are."""
+        return {"start_image": upscale(start), "end_image": upscale(end)} | self.latent_point(start, end, t)
 
     def latent_point(self, start: np.ndarray, end: np.ndarray, t: float) -> dict:
-        """The decoded point at t on the straight line between the two codes (the slider)."""
+        """The walk at t (the slider): the decoded point on the straight line between the two codes and the pixel
+        cross-fade of the two digits at the same t, both whole paths with t's step marked, and what the classifier reads."""
         t = float(np.clip(t, 0, 1)) if t is not None and np.isfinite(t) else 0.5
-        return {"point": upscale(self.denoiser.interpolate(start, end, [t])[0])}
+        ts = np.linspace(0, 1, LATENT_STEPS)
+        decoded = self.denoiser.interpolate(start, end, [*ts, t])
+        faded = np.stack([(1 - s) * start + s * end for s in [*ts, t]]).astype(np.float32)
+        mark = int(round(t * (LATENT_STEPS - 1)))
+        path = (path_html(decoded[:-1], f"Decoded: the DAE's code walked from start to end in {LATENT_STEPS} steps "
+                                        "(t = 0 and t = 1 are the two digits as the DAE redraws them)", mark)
+                + path_html(faded[:-1], "Pixel cross-fade: (1 − t) · start + t · end, no model at all", mark, kind="faded"))
+        status = f"From **{self.describe(start)}** to **{self.describe(end)}**."
+        p = self.denoiser.probabilities(torch.from_numpy(np.stack([decoded[-1], faded[-1]])).unsqueeze(1))
+        if p is not None:
+            (pd, ld), (pf, lf) = [(float(q.max()), int(q.argmax())) for q in p]
+            status += (f" At t = {t:.2f} the classifier reads the decoded point as a **{ld}** ({100 * pd:.0f} %) and the "
+                       f"cross-fade as a **{lf}** ({100 * pf:.0f} %). A decoded path that stays one clear digit at a time while "
+                       "the cross-fade shows two faint digits on top of each other is the code space doing more than blending pixels; "
+                       "where both look alike, it is not.")
+        return {"point": upscale(decoded[-1]), "crossfade": upscale(faded[-1]), "path": path, "latent_status": status}
 
     def pick_start(self, index: int, end: np.ndarray, t: float) -> dict:
         start = self.samples[int(index)]

@@ -193,10 +193,16 @@ def test_compare_and_latent_space(laptop):
 
     page.get_by_role("tab", name="Latent space").click()
     first = changed(page, "latent-point", None)
-    assert page.locator("#latent-path img").count() == 11
+    assert page.locator("#latent-path .dae-path-decoded img").count() == 11
+    assert page.locator("#latent-path .dae-path-faded img").count() == 11
+    assert page.locator("#latent-path .dae-path-decoded img").nth(5).get_attribute("class") == "dae-step-now"  # t = 0.5
     assert (sample_of(page, "latent-a"), sample_of(page, "latent-b")) == (0, 99)
+    fade = src(page, "latent-crossfade")
     page.locator("#latent-t input[type=range]").fill("0.9")
     first = changed(page, "latent-point", first)
+    changed(page, "latent-crossfade", fade)
+    page.wait_for_function("() => document.querySelectorAll('#latent-path .dae-path-decoded img')[9].classList.contains('dae-step-now')")
+    assert page.locator("#latent-path img.dae-step-now").count() == 2  # the same step marked on both paths
 
     # Pick the start from a thumbnail.
     old = src(page, "latent-start")
@@ -325,9 +331,9 @@ def test_phone_layout(browser, url, theme):
         changed(page, "latent-point", None)
         for elem in ("latent-start", "latent-point", "latent-end"):
             assert box(page, f"#{elem} img")["width"] >= 80, elem
-        steps = [page.locator("#latent-path img").nth(i).bounding_box() for i in range(11)]
+        steps = [page.locator("#latent-path img").nth(i).bounding_box() for i in range(22)]
         assert all(s["width"] >= 40 and s["height"] >= 40 for s in steps), steps
-        caption = box(page, "#latent-path figcaption")
+        caption = box(page, "#latent-path .dae-path-faded figcaption")
         assert not any(overlap(caption, s) for s in steps)
         assert all(s["x"] >= 0 and s["x"] + s["width"] <= PHONE["width"] for s in steps)
         page.screenshot(path=ARTIFACTS / f"phone-{theme}-3-latent.png", full_page=True)
@@ -474,3 +480,93 @@ def test_the_curve_follows_the_slider(laptop):
     before = page.locator("#curve svg .marker").get_attribute("x1")
     page.locator("#strength input[type=range]").fill("0.2")
     page.wait_for_function("x => document.querySelector('#curve svg .marker').getAttribute('x1') !== x", arg=before)
+
+
+VIEW_PARTS = {  # what each view shows that depends on the noisy digit: a selector and the attribute read from it
+    "layers": ("#layers .dae-layer img", "src"),  # the noisy input, first of the DAE's stages
+    "layers-conv1": ("#layers .dae-layer:nth-child(2) img", "src"),
+    "layers-code": ("#layers .dae-layer:nth-child(5) img", "src"),
+    "latent-map": ("#latent-map .dae-map-noisy", "cx"),
+    "latent-map-clean": ("#latent-map .dae-map-clean", "cx"),
+    "learning": ("#learning .dae-figure:last-child img", "src"),
+}
+
+
+def view_state(page) -> dict:
+    return {name: page.locator(selector).first.get_attribute(attribute) for name, (selector, attribute) in VIEW_PARTS.items()}
+
+
+def views_changed(page, before: dict, names) -> dict:
+    """Wait until every view part in `names` differs from `before`; return the new state."""
+    page.wait_for_function("""([parts, before, names]) => names.every((n) => {
+        const el = document.querySelector(parts[n][0]); const v = el && el.getAttribute(parts[n][1]);
+        return v && v !== before[n]; })""", arg=[VIEW_PARTS, before, list(names)])
+    return view_state(page)
+
+
+def open_views(page, ids=("layers", "latent-map", "learning")):
+    for view in ids:
+        if not page.locator(f"details#{view}").evaluate("d => d.open"):
+            page.locator(f"details#{view} > summary").click()
+    page.wait_for_function("ids => ids.every((id) => document.querySelector('#' + id + ' .dae-view-body').children.length)", arg=list(ids))
+
+
+def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click(laptop):
+    page = laptop
+    page.get_by_role("tab", name="Denoise").click()
+    page.get_by_role("tab", name="MNIST samples").click()
+    page.locator("#samples button.thumbnail-item").nth(12).click()
+    page.wait_for_function("() => location.search.includes('sample=12')")
+    open_views(page)
+    state = views_changed(page, dict.fromkeys(VIEW_PARTS, ""), VIEW_PARTS)
+    assert page.locator("#layers .dae-layers").first.locator(".dae-layer").count() == 9  # the input and 8 stages
+    shapes = page.locator("#layers .dae-layers").first.locator(".dae-shape").all_inner_texts()
+    assert shapes == ["1 × 28 × 28", "16 × 15 × 15", "32 × 8 × 8", "64 × 4 × 4", "256", "64 × 4 × 4", "32 × 8 × 8", "16 × 16 × 16",
+                      "1 × 28 × 28"]
+    assert page.locator("#learning .dae-figure").count() == 4  # untrained, 300 steps, epoch 1, the served model
+
+    # The slider: everything computed from the noisy digit follows; the clean digit's code stays where it was.
+    page.locator("#strength input[type=range]").fill("0.95")
+    moved = views_changed(page, state, ["layers", "layers-conv1", "layers-code", "latent-map", "learning"])
+    assert moved["latent-map-clean"] == state["latent-map-clean"]
+    # Another digit: its clean code moves too.
+    page.locator("#samples button.thumbnail-item").nth(77).click()
+    views_changed(page, moved, VIEW_PARTS)
+    assert "views=layers%2Clatent-map%2Clearning" in page.url or "views=layers,latent-map,learning" in page.url
+
+    # A click on the map decodes that point; another point, another digit.
+    picture = page.locator("#latent-map .dae-map-picture")
+    picture.scroll_into_view_if_needed()
+    side = box(page, "#latent-map .dae-map-picture")["width"]
+    picture.click(position={"x": side * 0.2, "y": side * 0.5})
+    first = changed(page, "map-decoded", None)
+    mark = page.locator("#latent-map .dae-map-pick").get_attribute("d")
+    picture.click(position={"x": side * 0.8, "y": side * 0.3})
+    changed(page, "map-decoded", first)
+    assert page.locator("#latent-map .dae-map-pick").get_attribute("d") != mark
+    # With Compare on, the U-Net's levels follow the DAE's.
+    page.locator("#compare input").check()
+    page.wait_for_function("() => document.querySelectorAll('#layers .dae-layers').length === 2")
+    assert "global context code" in page.locator("#layers .dae-layers").nth(1).inner_text()
+    page.locator("#compare input").uncheck()
+    page.wait_for_function("() => document.querySelectorAll('#layers .dae-layers').length === 1")
+    page.screenshot(path=ARTIFACTS / "laptop-4-views.png", full_page=True)
+    for view in ("layers", "latent-map", "learning"):
+        page.locator(f"details#{view} > summary").click()
+
+
+def test_a_link_opens_its_views_and_they_are_readable_on_a_phone(browser, url):
+    page = open_page(browser, url, PHONE, theme="dark", query="sample=5&noise=salt_pepper&strength=0.3&seed=2&views=layers,latent-map,learning")
+    try:
+        page.wait_for_function("() => ['layers', 'latent-map', 'learning'].every((id) => document.querySelector('details#' + id).open"
+                               " && document.querySelector('#' + id + ' .dae-view-body').children.length)")
+        for selector in ("#layers .dae-layer img", "#latent-map .dae-map-picture", "#learning .dae-figure img", "#learning svg"):
+            for i in range(page.locator(selector).count()):
+                b = page.locator(selector).nth(i).bounding_box()
+                assert b["x"] >= 0 and b["x"] + b["width"] <= PHONE["width"] and b["width"] >= 60, (selector, i, b)
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]  # nothing sticks out sideways
+        wrap = box(page, "#latent-map .dae-map-wrap")["width"]
+        assert box(page, "#latent-map .dae-map-picture")["width"] >= wrap - 1 and wrap >= 250  # the map takes the phone's whole width
+        page.screenshot(path=ARTIFACTS / "phone-dark-4-views.png", full_page=True)
+    finally:
+        page.close()

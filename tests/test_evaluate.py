@@ -16,6 +16,7 @@ from dae.evaluate import (
     main,
     markdown_table,
     median3,
+    median9,
 )
 from dae.model import DAE
 
@@ -57,6 +58,18 @@ def test_classical_filters_shapes_and_effect():
     x[:, :, 5, 5] = 1  # an isolated "salt" pixel
     assert median3(x).abs().max() == 0  # the median removes it
     assert gaussian_blur(x).shape == x.shape and gaussian_blur(x).max() < 0.5
+
+
+def test_the_median_filter_is_the_median_of_each_3x3_neighbourhood():
+    import itertools
+
+    # The 0-1 principle: a network of min/max pairs picks the median of any 9 numbers if it does of all 2**9 sets of 0s and 1s.
+    bits = torch.tensor(list(itertools.product((0.0, 1.0), repeat=9)))  # (512, 9)
+    assert torch.equal(median9(list(bits.T)), bits.median(dim=1).values)
+    x = torch.rand(3, 1, 28, 28).mul(4).round().div(4)  # five grey levels: many ties
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    patches = torch.nn.functional.unfold(padded, 3)  # (3, 9, 784): each pixel's neighbourhood, the border replicated
+    assert torch.equal(median3(x), patches.median(dim=1).values.view_as(x))
 
 
 def table_cells(table: str) -> list[list[str]]:

@@ -141,6 +141,20 @@ def test_metrics_table_and_json_of_a_hand_made_case():
     assert result_json(r) == {"noisy": {"mse": 0.01, "psnr": 20.0}, "dae": {"mse": 0.0001, "psnr": 40.0, "psnr_gain_db": 20.0}}
 
 
+def test_the_metrics_at_strength_0_say_there_is_no_noise_to_remove():
+    """Clean all 0.5 and the noisy input the same (strength 0); the DAE's output all 0.6 (MSE 0.01, so 20 dB)."""
+    clean = torch.full((1, 1, 28, 28), 0.5)
+    out = torch.full_like(clean, 0.6)
+    r = Result(clean=clean[0, 0].numpy(), noisy=clean[0, 0].numpy(), outputs={"dae": out[0, 0].numpy()}, scores=score(clean, clean.clone(), {"dae": out}))
+    markup = metrics_html(r, {"dae": "DAE"})
+    _, noisy_row, dae_row = table(markup)
+    assert noisy_row == ["noisy input", "0.0000", "∞ (identical)", ""]
+    assert dae_row == ["DAE", "0.0100", "20.00 dB", "no noise to remove"]  # not −80 dB against a capped 100 dB
+    assert result_json(r)["dae"]["psnr_gain_db"] is None
+    legend = markup.split('<p class="dae-legend">')[1].removesuffix("</p>").split("<br>")
+    assert [line.split("</b>")[0] for line in legend] == ["<b>MSE", "<b>PSNR", "<b>gain"]  # one line each
+
+
 def test_interpolation_ends_at_the_two_reconstructions(denoiser):
     images, _ = load_samples()
     path = denoiser.interpolate(images[0], images[95], np.linspace(0, 1, 5))
@@ -318,6 +332,45 @@ def test_the_curve_equals_a_direct_computation(denoiser, digit):
         assert curve["label"] == label and curve["probability"]["dae"][i] == pytest.approx(p, abs=1e-5)
 
 
+def test_a_cached_curve_equals_a_fresh_one_and_the_cache_is_bounded(denoiser, digit, monkeypatch):
+    from dae import inference
+
+    monkeypatch.setattr(inference, "CURVE_CACHE", 3)
+    served = inference.Denoiser(denoiser.models, denoiser.classifier)
+    computed = []
+    compute = served._curve
+    monkeypatch.setattr(served, "_curve", lambda *args: computed.append(args[1:3]) or compute(*args))
+    first = served.curve(digit, "salt_pepper", 5)
+    again = served.curve(digit.astype(np.float64), "salt_pepper", 5)  # the slider moved: same digit, kind, seed, models
+    assert computed == [("salt_pepper", 5)] and again == first and again is not first
+    again["psnr"]["dae"][3] = -1.0  # a caller's copy is its own
+    assert served.curve(digit, "salt_pepper", 5) == first == inference.Denoiser(denoiser.models, denoiser.classifier).curve(digit, "salt_pepper", 5)
+    assert served.curve(digit, "salt_pepper", 5, ("dae",)) != first and len(computed) == 2  # other models, another curve
+    for seed in (6, 7, 8):
+        served.curve(digit, "salt_pepper", seed)
+    assert len(served._curves) == 3 and len(computed) == 5
+    served.curve(digit, "salt_pepper", 5)  # the oldest ones went first
+    assert computed[-1] == ("salt_pepper", 5) and len(served._curves) == 3
+
+
+def test_flushing_subnormals_changes_no_output(denoiser):
+    from dae.inference import subnormals_flushed
+
+    images = torch.from_numpy(load_samples()[0]).unsqueeze(1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the mode is the calling thread's (app.py serves with one thread)
+    try:
+        with torch.inference_mode():
+            plain = {name: model(images) for name, model in denoiser.models.items()}
+            with subnormals_flushed():
+                assert float(torch.tensor([1e-39]) * 1.0) == 0  # on: a subnormal reads as zero
+                flushed = {name: model(images) for name, model in denoiser.models.items()}
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(plain[name], flushed[name]) for name in plain)
+    assert float(torch.tensor([1e-39]) * 1.0) > 0  # and off again
+
+
 def test_the_curve_view_comes_with_the_results_when_open(handlers):
     r = handlers.render(request({"kind": "sample", "index": 7}, views=["curve"]))
     assert r["views"]["curve"].startswith("<svg") and "polyline" in r["views"]["curve"]
@@ -356,14 +409,19 @@ def test_latent_view_shows_both_ends_and_every_step(handlers, denoiser):
     a, b = handlers.samples[3], handlers.samples[96]
     r = handlers.latent(a, b, 1.0)
     assert np.array_equal(r["start_image"], upscale(a)) and np.array_equal(r["end_image"], upscale(b))
-    steps = decoded_steps(r["path"])
-    assert len(steps) == ui.LATENT_STEPS
+    decoded_part, faded_part = r["path"].split('class="dae-path dae-path-faded"')
+    steps, faded = decoded_steps(decoded_part), decoded_steps(faded_part)
+    assert len(steps) == len(faded) == ui.LATENT_STEPS
+    for i, s in enumerate(np.linspace(0, 1, ui.LATENT_STEPS)):  # the cross-fade is the pixels' own blend, no model
+        assert np.abs(faded[i].astype(int) - ((1 - s) * a + s * b) * 255).max() <= 1
+    assert r["path"].count('class="dae-step-now"') == 2 and decoded_part.rfind("dae-step-now") > decoded_part.rfind("<img")
     with torch.inference_mode():
         end = denoiser.models["dae"](torch.from_numpy(b).view(1, 1, 28, 28))[0, 0].numpy()
     assert np.abs(steps[-1].astype(int) - (end * 255 + 0.5).astype(int)).max() <= 1  # t = 1 is b's reconstruction
     assert np.abs(r["point"][::8, ::8].astype(int) - steps[-1]).max() <= 1  # the slider at 1 shows the last step
-    assert r["latent_status"] == (f"From **MNIST test digit #{handlers.test_indices[3]}, a 0** "
-                                  f"to **MNIST test digit #{handlers.test_indices[96]}, a 9**.")
+    assert r["latent_status"].startswith(f"From **MNIST test digit #{handlers.test_indices[3]}, a 0** "
+                                         f"to **MNIST test digit #{handlers.test_indices[96]}, a 9**.")
+    assert "the cross-fade as a **9**" in r["latent_status"]  # at t = 1 the cross-fade is the clean 9 itself
 
 
 def test_end_at_the_denoise_digit_moves_the_end_picker(handlers):
