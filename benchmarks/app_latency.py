@@ -4,7 +4,8 @@
 
 - handler: the page's render function as the server calls it (noise, models, classifier, error
   map, metrics, inline PNGs), per kind of request, the kinds alternating. p50/p95 in ms, and the
-  quality curve's cost, warm (slider move, cached) and cold (new digit), against the plain render.
+  cost of each view under the results (the quality curve warm and cold, layer by layer, the code
+  space, how it learned), against the plain render.
 - client: `/denoise` through gradio_client against a do-nothing endpoint with the same inputs
   and outputs, alternately (A B A B) in one run, and their ratio.
 """
@@ -50,6 +51,7 @@ def bench_handler(repeats: int) -> None:
     """
     import base64
     import io
+    import json
 
     from PIL import Image
 
@@ -75,6 +77,11 @@ def bench_handler(repeats: int) -> None:
         "Compare and the quality curve, warm (slider move)": lambda i: ({"kind": "sample", "index": 42}, True, ["curve"], 0),
         "Compare and the quality curve, cold (new digit)": lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i),
         "a new drawing (320 x 320 canvas PNG -> 28 x 28, then the results)": lambda i: (drawing, False, [], 0),
+        "with layer by layer open": lambda i: ({"kind": "sample", "index": 42}, False, ["layers"], 0),
+        "with the code space open": lambda i: ({"kind": "sample", "index": 42}, False, ["latent-map"], 0),
+        "with how it learned open": lambda i: ({"kind": "sample", "index": 42}, False, ["learning"], 0),
+        "with every view open, warm curve": lambda i: ({"kind": "sample", "index": 42}, False, list(ui.VIEWS), 0),
+        "Compare and every view open, warm curve": lambda i: ({"kind": "sample", "index": 42}, True, list(ui.VIEWS), 0),
     }
     denoiser, reference = demo_ui.denoiser, test_set_means(ui.EVALUATION)
 
@@ -99,14 +106,25 @@ def bench_handler(repeats: int) -> None:
     times = {name: ms[10:] for name, ms in times.items()}
     for name, ms in times.items():
         print(f"render, {name}: {summary(ms)}" if name in cases else f"{name}: {summary(ms)}", flush=True)
-    print("the quality curve's cost, median of per-round differences to the render without it, and the ratio of the medians:")
+    print("what each view costs, median of per-round differences to the render without it, and the ratio of the medians:")
     for curve_case, plain_case in (("the same with the quality curve open, warm (slider move)", "slider move over a sample"),
                                    ("the same with the quality curve open, cold (new digit)", "slider move over a sample"),
                                    ("Compare and the quality curve, warm (slider move)", "the same with Compare (U-Net too)"),
-                                   ("Compare and the quality curve, cold (new digit)", "the same with Compare (U-Net too)")):
+                                   ("Compare and the quality curve, cold (new digit)", "the same with Compare (U-Net too)"),
+                                   ("with layer by layer open", "slider move over a sample"),
+                                   ("with the code space open", "slider move over a sample"),
+                                   ("with how it learned open", "slider move over a sample"),
+                                   ("with every view open, warm curve", "slider move over a sample"),
+                                   ("Compare and every view open, warm curve", "the same with Compare (U-Net too)")):
         extra = statistics.median(a - b for a, b in zip(times[curve_case], times[plain_case]))
         ratio = statistics.median(times[curve_case]) / statistics.median(times[plain_case])
         print(f"  +{extra:.1f} ms, {ratio:.2f}x: {curve_case}")
+    for compare in (False, True):  # what the views add to an answer
+        answer = demo_ui.render({"source": {"kind": "sample", "index": 42}, "noise": "gaussian", "strength": 0.5, "seed": 0,
+                                 "compare": compare, "views": list(ui.VIEWS)})
+        sizes = ", ".join(f"{name} {len(markup) / 1000:.1f} k" for name, markup in answer["views"].items())
+        print(f"answer size{' with Compare' if compare else ''}: {len(json.dumps(answer)) / 1000:.0f} k characters; views: {sizes}")
+    print(f"the code map's picture, sent once with the page: {len(demo_ui.map_picture or '') / 1000:.0f} k characters")
 
 
 def bench_client(demo, repeats: int) -> None:

@@ -1,6 +1,6 @@
 """What a person feels in the browser: Chromium (Playwright) against a local `python app.py`.
 
-    python -m benchmarks.browser_latency [--strokes 10] [--delay-ms 150]
+    python -m benchmarks.browser_latency [--strokes 10] [--delay-ms 150] [--views]
 
 Each figure is timed inside the page, from the event to the moment the answer is on screen (the
 page's controller announces every answer with the time its request was sent, so an answer to an
@@ -9,7 +9,10 @@ older request never counts for a newer event); medians over the tries:
 - one ArrowRight on the strength slider -> its noisy image and reconstruction shown;
 - reconstructions shown per second while a 2 s stroke is being drawn;
 then the same through a local TCP proxy that delays every chunk by half of --delay-ms each way
-(what a hosted Space's round trip adds). Everything runs on 127.0.0.1 and stops by itself.
+(what a hosted Space's round trip adds). With --views every view under the results is open
+(quality against noise, layer by layer, the code space, how it learned), and the time until they
+follow (the answer to the request that carries them) is reported too. Everything runs on
+127.0.0.1 and stops by itself.
 """
 
 from __future__ import annotations
@@ -25,12 +28,29 @@ import time
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from benchmarks.load_test import app_server, free_port
+from dae.loadgen import app_server, free_port
 
 WAIT_SHOWN = """t0 => new Promise((done) => {
   const on = (e) => { if (e.detail.sentAt >= t0) { document.removeEventListener('dae-shown', on); done(e.detail.shownAt - t0); } };
   document.addEventListener('dae-shown', on);
 })"""
+
+
+WAIT_BOTH = """t0 => new Promise((done) => {  // [results shown, views shown] for the event at t0
+  let shown = null;
+  const on = (e) => {
+    if (e.detail.sentAt < t0) return;
+    if (shown === null) shown = e.detail.shownAt - t0;
+    if (!e.detail.live) { document.removeEventListener('dae-shown', on); done([shown, e.detail.shownAt - t0]); }
+  };
+  document.addEventListener('dae-shown', on);
+})"""
+VIEWS = ("curve", "layers", "latent-map", "learning")
+
+
+def wait_both(page, t0: float) -> tuple[float, float]:
+    """(ms until the results are shown, ms until the views are) for the event at t0."""
+    return tuple(page.evaluate(WAIT_BOTH, t0))
 
 
 def delaying_proxy(target_port: int, delay_s: float) -> int:
@@ -68,10 +88,10 @@ def delaying_proxy(target_port: int, delay_s: float) -> int:
     return port
 
 
-def measure(page, strokes: int) -> dict:
+def measure(page, strokes: int, views: bool = False) -> dict:
     box = page.locator("#sketch canvas").bounding_box()
     x0, y0 = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.2
-    pen_up = []
+    pen_up, pen_up_views = [], []
     for i in range(strokes):
         page.locator("#sketch [data-action=clear]").click()
         page.mouse.move(x0 + i, y0)
@@ -79,16 +99,26 @@ def measure(page, strokes: int) -> dict:
         page.mouse.move(x0 + 20 + i, y0 + box["height"] * 0.6, steps=15)
         t0 = page.evaluate("() => performance.now()")
         page.mouse.up()
-        pen_up.append(page.evaluate(WAIT_SHOWN, t0 - 0.001))
+        if views:
+            shown, followed = wait_both(page, t0 - 0.001)
+            pen_up_views.append(followed)
+        else:
+            shown = page.evaluate(WAIT_SHOWN, t0 - 0.001)
+        pen_up.append(shown)
         page.wait_for_timeout(100)
     # slider steps over the digit now on screen
     slider = page.locator("#strength input[type=range]")
     slider.focus()
-    steps = []
+    steps, steps_views = [], []
     for i in range(strokes):
         t0 = page.evaluate("() => performance.now()")
         page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-        steps.append(page.evaluate(WAIT_SHOWN, t0))
+        if views:
+            shown, followed = wait_both(page, t0)
+            steps_views.append(followed)
+        else:
+            shown = page.evaluate(WAIT_SHOWN, t0)
+        steps.append(shown)
         page.wait_for_timeout(100)
     # a continuous 2 s stroke: how many live reconstructions appear while the pen is down
     page.locator("#sketch [data-action=clear]").click()
@@ -104,7 +134,18 @@ def measure(page, strokes: int) -> dict:
     seconds = time.perf_counter() - start
     live = page.evaluate("() => window.__live")
     page.mouse.up()
-    return {"pen_up_ms": statistics.median(pen_up), "slider_ms": statistics.median(steps), "live_per_s": live / seconds}
+    r = {"pen_up_ms": statistics.median(pen_up), "slider_ms": statistics.median(steps), "live_per_s": live / seconds}
+    if views:
+        r |= {"pen_up_views_ms": statistics.median(pen_up_views), "slider_views_ms": statistics.median(steps_views)}
+    return r
+
+
+def open_views(page) -> None:
+    """Open every view under the results and wait until each holds its first answer."""
+    for view in VIEWS:
+        if not page.locator(f"details#{view}").evaluate("d => d.open"):
+            page.locator(f"details#{view} > summary").click()
+    page.wait_for_function("ids => ids.every((id) => document.querySelector('#' + id + ' .dae-view-body').children.length)", arg=list(VIEWS))
 
 
 def main() -> None:
@@ -113,6 +154,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--strokes", type=int, default=10)
     p.add_argument("--delay-ms", type=float, default=150.0)
+    p.add_argument("--views", action="store_true", help="measure with every view under the results open")
     args = p.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with app_server() as (url, _), sync_playwright() as pw:
@@ -124,9 +166,20 @@ def main() -> None:
             page.set_default_timeout(120_000)
             page.goto(address, wait_until="load")
             page.wait_for_function("() => window.DAE && window.DAE.started")
-            r = measure(page, args.strokes)
+            if args.views:
+                page.locator("#sketch [data-action=clear]").wait_for()
+                box = page.locator("#sketch canvas").bounding_box()  # a first digit, so that every view has something to show
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2)
+                page.mouse.down()
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8, steps=10)
+                page.mouse.up()
+                open_views(page)
+                page.evaluate("() => window.scrollTo(0, 0)")
+            r = measure(page, args.strokes, args.views)
+            views = (f"; views follow: pen up -> {r['pen_up_views_ms']:.0f} ms, slider step -> {r['slider_views_ms']:.0f} ms"
+                     if args.views else "")
             print(f"{name}: pen up -> reconstruction {r['pen_up_ms']:.0f} ms, slider step -> shown {r['slider_ms']:.0f} ms, "
-                  f"{r['live_per_s']:.1f} reconstructions/s while drawing (medians of {args.strokes})", flush=True)
+                  f"{r['live_per_s']:.1f} reconstructions/s while drawing (medians of {args.strokes}){views}", flush=True)
             page.close()
         browser.close()
 

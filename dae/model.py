@@ -143,6 +143,10 @@ class GlobalContext(nn.Module):
     this is and how it is drawn, which only the whole image tells. Like the DAE's `l1`/`l2`, this
     squeezes the 4 x 4 map into one code and paints a map back from it. Its last layer starts at
     zero, so the block starts as the identity.
+
+    In the committed checkpoints/unet the block went unused: after its ReLU, `l1`'s 256 outputs are
+    below 1e-37 for all 10,000 test digits, clean and at each noise kind's middle and top strength,
+    so it adds the same map to every digit, and the skip paths carry the task.
     """
 
     def __init__(self, channels: int, squeezed: int = 32, code: int = 256) -> None:

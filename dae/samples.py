@@ -1,6 +1,6 @@
 """The MNIST test digits bundled with the app: 10 of each class in one small PNG.
 
-    python -m dae.samples --data-dir ../shared/data
+    python -m dae.samples --data-dir /path/to/folder
 
 writes dae/assets/mnist_samples.png, a 10 x 10 grid of 28 x 28 digits (row = class), and
 mnist_samples.json with their indices in the test set, so the app needs no data set to start.

@@ -39,9 +39,12 @@ def png_bomb() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b"")
 
 
+REAL_MNIST_SKIP = "opt-in: needs the real MNIST in data/MNIST/raw (python train.py downloads it there) or in $DAE_MNIST_ROOT/MNIST/raw"
+
+
 def real_mnist_root() -> Path | None:
-    """The real MNIST for opt-in checks: $DAE_MNIST_ROOT, else ../shared/data when present."""
-    for candidate in (os.environ.get("DAE_MNIST_ROOT"), ROOT.parent / "shared" / "data"):
+    """The real MNIST for opt-in checks: $DAE_MNIST_ROOT, else the repository's own data/ (train.py's default), when present."""
+    for candidate in (os.environ.get("DAE_MNIST_ROOT"), ROOT / "data"):
         if candidate and all((Path(candidate) / "MNIST" / "raw" / f).exists() for f in MNIST_FILES):
             return Path(candidate)
     return None

@@ -12,7 +12,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-from benchmarks import load_test
+from dae import loadgen as load_test
 from dae import ui
 from dae.checkpoint import load_model
 from dae.samples import load_samples

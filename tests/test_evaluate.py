@@ -20,7 +20,7 @@ from dae.evaluate import (
 )
 from dae.model import DAE
 
-from .conftest import ROOT, real_mnist_root
+from .conftest import REAL_MNIST_SKIP, ROOT, real_mnist_root
 
 
 def test_evaluation_command_on_the_tiny_set(tiny_mnist, tmp_path, capsys):
@@ -96,7 +96,7 @@ def test_markdown_table_bolds_the_best_cell_of_each_row():
 QUALITY_FLOOR = {("gaussian", 0.5): 18.8, ("mask", 0.5): 19.3}
 
 
-@pytest.mark.skipif(real_mnist_root() is None, reason="opt-in: needs the real MNIST ($DAE_MNIST_ROOT or ../shared/data)")
+@pytest.mark.skipif(real_mnist_root() is None, reason=REAL_MNIST_SKIP)
 class TestCommittedCheckpointOnRealMNIST:
     """The committed checkpoint against the quality floor of the project's issue, on the full test set."""
 
@@ -128,7 +128,7 @@ class TestCommittedCheckpointOnRealMNIST:
                 assert scores["dae"]["psnr"] > scores["noisy"]["psnr"], (kind, level)
 
 
-@pytest.mark.skipif(real_mnist_root() is None, reason="opt-in: needs the real MNIST ($DAE_MNIST_ROOT or ../shared/data)")
+@pytest.mark.skipif(real_mnist_root() is None, reason=REAL_MNIST_SKIP)
 def test_committed_unet_is_stronger_than_the_dae_at_every_level():
     """What the app's Compare checkbox promises, on the first 2,000 test digits: at every level of
     the sliders' range the U-Net beats the noisy input and, on average, the DAE (whose per-digit

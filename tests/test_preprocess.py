@@ -30,7 +30,7 @@ from dae.preprocess import (
 from dae.samples import load_samples
 from dae.synthetic import agreement, make_photo, shifted
 
-from .conftest import ROOT, png_bomb, real_mnist_root
+from .conftest import REAL_MNIST_SKIP, ROOT, png_bomb, real_mnist_root
 
 
 def save(image: Image.Image, tmp_path, name="digit.png", **kwargs):
@@ -142,7 +142,7 @@ def test_an_upscaled_mnist_digit_comes_back_close():
         assert agreement(mnist_style(big), digit, max_shift=0) >= 25
 
 
-@pytest.mark.skipif(real_mnist_root() is None, reason="opt-in: needs the real MNIST ($DAE_MNIST_ROOT or ../shared/data)")
+@pytest.mark.skipif(real_mnist_root() is None, reason=REAL_MNIST_SKIP)
 def test_the_whole_mnist_test_set_comes_back_unchanged(capsys):
     from dae.data import load_mnist
 

@@ -14,7 +14,7 @@ from gradio_client import Client, handle_file
 from PIL import Image
 
 import app
-from benchmarks import load_test
+from dae import loadgen as load_test
 
 from .conftest import png_bomb
 

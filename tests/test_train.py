@@ -321,12 +321,13 @@ def test_bad_data_folder_exits_2(tmp_path, tiny_mnist):
 
 # ---- kills and Ctrl-C ---------------------------------------------------------------------------
 
+DRIVER_ENV = os.environ | {"PYTHONPATH": str(ROOT)}  # the driver scripts import dae and train from the repository
+
 # Runs train.main with a model that, at its Nth training step, touches a marker file and sleeps:
 # the test then kills or interrupts it at a known point instead of racing the training.
-PAUSING_DRIVER = textwrap.dedent(f"""
+PAUSING_DRIVER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    sys.path.insert(0, {str(ROOT)!r})
     import dae.model, train
     marker, pause_at = Path(sys.argv[1]), int(sys.argv[2])
 
@@ -360,7 +361,7 @@ def wait_for(predicate, proc: subprocess.Popen, timeout: float = 120.0) -> None:
 
 
 def start_paused(args, marker: Path, step: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", PAUSING_DRIVER, str(marker), str(step), *args], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-c", PAUSING_DRIVER, str(marker), str(step), *args], cwd=ROOT, env=DRIVER_ENV,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     wait_for(marker.exists, proc)
     return proc
@@ -393,7 +394,6 @@ def test_sigkill_while_writing_a_checkpoint(tiny_mnist, tmp_path):
         import sys, time
         from contextlib import contextmanager
         from pathlib import Path
-        sys.path.insert(0, {str(ROOT)!r})
         import dae.checkpoint, train
         real = dae.checkpoint.atomic_path
         @contextmanager
@@ -407,7 +407,7 @@ def test_sigkill_while_writing_a_checkpoint(tiny_mnist, tmp_path):
         sys.exit(train.main(sys.argv[1:]))
     """)
     args = ("--data-dir", str(tiny_mnist), "--out", str(out), *SLOW_ARGS)
-    proc = subprocess.Popen([sys.executable, "-c", driver, *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", driver, *args], cwd=ROOT, env=DRIVER_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(marker.exists, proc)
     finally:
