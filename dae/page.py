@@ -410,7 +410,7 @@ CSS += """
 .dae-figure figcaption { font-size: 0.8em; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; opacity: 0.85; }
 .dae-figure img { width: 100%; aspect-ratio: 1 / 1; image-rendering: pixelated; display: block; border-radius: 4px; }
 .dae-unet .dae-note { flex: 2 1 0; min-width: 0; }
-.dae-guess { font-size: 0.9em; font-variant-numeric: tabular-nums; min-height: 1.3em; }
+.dae-guess { font-size: 0.9em; font-variant-numeric: tabular-nums; min-height: 1.3em; white-space: nowrap; }
 .dae-wrong { color: #dc2626; font-weight: 600; }
 .dark .dae-wrong { color: #f87171; }
 .dae-guess.dae-wrong::before { content: "✗ "; }
@@ -424,6 +424,8 @@ table.dae-metrics td:first-child { text-align: left; white-space: normal; }
 .dae-curve-svg { width: 100%; max-width: 640px; height: auto; font-size: 11px; fill: var(--body-text-color); }
 .dae-curve-svg .grid { stroke: var(--border-color-primary); }
 .dae-curve-svg .marker { stroke: var(--body-text-color); stroke-dasharray: 4 3; }
+.dae-curve-svg .dae-reference { opacity: 0.5; }
+.dark .dae-curve-svg .dae-reference { opacity: 0.8; }
 .dae-legend-row { display: flex; flex-wrap: wrap; gap: 12px; font-size: 0.8em; }
 .dae-legend-row i { display: inline-block; width: 14px; height: 3px; margin-right: 4px; vertical-align: middle; }
 .dae-thumbs { display: grid; grid-template-columns: repeat(10, minmax(0, 1fr)); gap: 4px; }
@@ -468,7 +470,7 @@ CSS += """
   .dae-map-wrap { grid-template-columns: minmax(0, 1fr); }
   .dae-map-side { grid-area: 2 / 1; }
   .dae-layers { grid-template-columns: repeat(2, minmax(0, 1fr)); }
-  .dae-curve-svg { font-size: 19px; }  /* the plots are drawn 560 wide: about 10 px on a phone */
+  .dae-curve-svg { font-size: 22px; }  /* the plots are drawn 560 wide: about 11 px on a phone */
   .dae-mark-label { font-size: 17px; }
 }
 """

@@ -189,7 +189,7 @@ class DemoUI:
         if "latent-map" in wanted and self.map_frame is not None:
             views["latent-map"] = self.map_view(torch.from_numpy(r.clean).view(1, 1, 28, 28), noisy, request.get("map_at"))
         if "learning" in wanted and self.denoiser.training is not None:
-            views["learning"] = self.learning_view(r.clean, noisy)
+            views["learning"] = self.learning_view(r.clean, noisy, r.guesses.get("input", (None,))[0])
         return views
 
     def layers_view(self, noisy: torch.Tensor, names: tuple[str, ...]) -> str:
@@ -225,8 +225,9 @@ class DemoUI:
         return map_overlay(at[0], at[1], picked) + f'<div class="dae-map-side">{side}{text}</div>'
 
     @torch.inference_mode()
-    def learning_view(self, clean: np.ndarray, noisy: torch.Tensor) -> str:
-        """The loss curve of the run, and this noisy digit reconstructed by the weights at each snapshot and at the end."""
+    def learning_view(self, clean: np.ndarray, noisy: torch.Tensor, input_label: int | None = None) -> str:
+        """The loss curve of the run, and this noisy digit reconstructed by the weights at each snapshot and at the end;
+        a guess other than the classifier's reading of the input (`input_label`) is marked as on the results."""
         training = self.denoiser.training
         final = f"after epoch {training['epochs']} (served)"
         stages = [(SNAPSHOT_TITLES.get(info["name"], info["name"]), info["step"], model) for info, model in self.denoiser.snapshots]
@@ -239,9 +240,10 @@ class DemoUI:
         for i, (title, step, _) in enumerate(stages):
             psnr = float(10 * torch.log10(1 / ((outputs[i : i + 1] - target) ** 2).mean().clamp_min(1e-10)))
             guess = "" if p is None else f"{int(p[i].argmax())} · {100 * float(p[i].max()):.0f} %"
+            wrong = " dae-wrong" if p is not None and input_label is not None and int(p[i].argmax()) != input_label else ""
             figures.append(f'<figure class="dae-figure"><figcaption>{html.escape(title)}</figcaption>'
                            f'<img src="{png_data_uri(outputs[i, 0].numpy())}" alt="The noisy digit reconstructed {html.escape(title)}">'
-                           f'<div class="dae-guess">{guess}</div><div class="dae-scale">step {step:,} · {psnr:.1f} dB</div></figure>')
+                           f'<div class="dae-guess{wrong}">{guess}</div><div class="dae-scale">step {step:,} · {psnr:.1f} dB</div></figure>')
         marks = [(step, title.replace("after ", "").replace(" (served)", "")) for title, step, _ in stages]
         return (learning_svg(training, marks, steps_per_epoch) + f'<div class="dae-row">{"".join(figures)}</div>'
                 '<p class="dae-note">The same noisy digit through the weights the run kept at these steps, with each one\'s PSNR '

@@ -27,7 +27,7 @@ SERIES = {  # name -> (legend, colour); colours tell the lines apart in both the
     "unet": ("U-Net", "#f97316"),
     "median3": ("median 3×3 filter", "#16a34a"),
 }
-W, H, LEFT, RIGHT, TOP, GAP, PANEL = 560, 330, 58, 12, 22, 34, 110  # room for the phone's larger labels (page.py)
+W, H, LEFT, RIGHT, TOP, GAP, PANEL = 560, 350, 60, 12, 24, 36, 125  # room for the phone's larger labels (page.py)
 
 
 @lru_cache(maxsize=4)
@@ -71,14 +71,17 @@ def curve_svg(curve: dict, kind: str, strength: float, reference: dict | None = 
             parts.append(f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
                          f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{fmt.format(t)}</text>')
     label = curve.get("label")
-    parts.append(f'<text x="{LEFT}" y="{TOP - 8}">PSNR against the clean digit (higher is better)</text>')
+    parts.append(f'<text x="{LEFT}" y="{TOP - 8}">PSNR vs the clean digit (higher is better)</text>')
     if label is not None:
-        parts.append(f'<text x="{LEFT}" y="{TOP + PANEL + GAP - 8}">classifier: probability that it is a {label}</text>')
+        parts.append(f'<text x="{LEFT}" y="{TOP + PANEL + GAP - 8}">classifier: P(it is a {label})</text>')
     for s in (0, top / 2, top):
-        parts.append(f'<text x="{x_of(s):.1f}" y="{H - 4}" text-anchor="middle">{s:g}</text>')
+        anchor = "start" if s == 0 else "end" if s == top else "middle"
+        parts.append(f'<text x="{x_of(s):.1f}" y="{H - 4}" text-anchor="{anchor}">{s:g}</text>')
+    parts.append(f'<text x="{(LEFT + W - RIGHT) / 2 + (W - LEFT - RIGHT) / 4:.0f}" y="{H - 4}" text-anchor="middle">'
+                 f'strength {html.escape(NOISE_KINDS[kind].strength_name.split()[0])} →</text>')
     for name, points in (reference or {}).get(kind, {}).items():
-        if name in SERIES:
-            parts.append(_polyline([(x_of(lv), y_psnr(db)) for lv, db in points], SERIES[name][1], 'stroke-dasharray="3 3" opacity="0.45"'))
+        if name in SERIES and name in curve["psnr"]:  # only the test-set means of the lines on screen
+            parts.append(_polyline([(x_of(lv), y_psnr(db)) for lv, db in points], SERIES[name][1], 'stroke-dasharray="3 3" class="dae-reference"'))
     for name, (_, colour) in SERIES.items():
         if name in curve["psnr"]:
             parts.append(_polyline([(x_of(s), y_psnr(v)) for s, v in zip(xs, curve["psnr"][name])], colour, 'stroke-width="2"'))
@@ -260,7 +263,8 @@ def learning_svg(training: dict, marks: list[tuple[int, str]], steps_per_epoch: 
         e += 0.5
     for epoch in range(0, len(test) + 1, max(1, len(test) // 5)):
         parts.append(f'<text x="{x_of(epoch * steps_per_epoch):.1f}" y="{h - 22}" text-anchor="middle">{epoch}</text>')
-    parts.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 3}" text-anchor="middle">epoch</text>')
+    parts.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 3}" text-anchor="middle">epoch</text>'
+                 f'<text x="{left + 4}" y="{h - bottom - 4}" class="dae-mark-label">loss (MSE, log scale)</text>')
     for i, (step, name) in enumerate(marks):  # labels one under another (in ems: the phone's are larger), the early marks stand close
         x = x_of(step)
         anchor, dx = ("end", -3) if x > w / 2 else ("start", 3)

@@ -241,6 +241,10 @@ def test_how_it_learned_ends_with_the_served_reconstruction(handlers, denoiser):
     expected = denoiser(handlers.samples[20], "gaussian", 0.5, 4).outputs["dae"]
     assert np.array_equal(images[-1], uint8(expected))  # the last weights are the ones the app serves
     assert np.abs(images[0].astype(int) - images[-1].astype(int)).mean() > 20  # the untrained model draws something else
+    label = int(handlers.labels[20])  # a clean test digit: the classifier reads the input as its label
+    for classes, guess in re.findall(r'<div class="dae-guess([^"]*)">(\d) · ', view):  # a wrong guess is marked, as on the results
+        assert (classes == " dae-wrong") == (int(guess) != label)
+    assert ' dae-wrong">' in view  # the untrained model does not draw this digit
     steps = [int(s.replace(",", "")) for s in re.findall(r"step ([\d,]+) · ", view)]
     assert steps[:2] == [0, 300] and steps == sorted(steps) and "<polyline" in view
 
@@ -263,3 +267,12 @@ def test_a_damaged_view_file_turns_only_its_view_off(tmp_path, capsys):
     h = ui.DemoUI(d, samples, labels, load_test_indices())
     views = h.render(request({"kind": "sample", "index": 0}, views=["layers", "latent-map", "learning"]))["views"]
     assert list(views) == ["layers"]  # the views that still have their data
+
+
+def test_the_curve_shows_the_test_set_means_of_the_lines_on_screen_only(handlers):
+    unet_colour = 'stroke="#f97316"'
+    plain = handlers.render(request({"kind": "sample", "index": 4}, views=["curve"]))["views"]["curve"]
+    compare = handlers.render(request({"kind": "sample", "index": 4}, compare=True, views=["curve"]))["views"]["curve"]
+    assert unet_colour not in plain and "U-Net" not in plain
+    assert compare.count(unet_colour) == 3  # the U-Net's PSNR, its probability and its test-set mean
+    assert "strength σ" in plain
