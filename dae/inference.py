@@ -242,9 +242,7 @@ def output_images(result: Result, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def png_data_uri(image: np.ndarray) -> str:
     """(28, 28) float in [0, 1] -> an inline PNG (a few hundred bytes; the browser scales it up)."""
-    buffer = io.BytesIO()
-    Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).save(buffer, format="png")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return png_rgb_data_uri((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8))
 
 
 def path_html(images: np.ndarray, caption: str, marked: int | None = None, kind: str = "decoded") -> str:
@@ -299,7 +297,11 @@ def guess_text(result: Result, name: str) -> str:
     """The classifier's guess as the page shows it under an image: "7 · 98 %"."""
     if name not in result.guesses:
         return ""
-    label, confidence = result.guesses[name]
+    return guess_of(*result.guesses[name])
+
+
+def guess_of(label: int, confidence: float) -> str:
+    """A label and its probability as the page writes them: "7 · 98 %"."""
     return f"{label} · {100 * confidence:.0f} %"
 
 

@@ -23,12 +23,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import metrics
 from .activations import DAE_STAGES, UNET_STAGES, Stage, activations
 from .inference import (
     MAX_SEED,
     Denoiser,
     check_controls,
     error_image,
+    guess_of,
     guess_text,
     metrics_html,
     output_images,
@@ -41,7 +43,7 @@ from .inference import (
 )
 from .noise import NOISE_KINDS, NoiseKind
 from .preprocess import InputError, decode_data_url, digit_from_drawing, digit_from_png, read_upload
-from .views import curve_svg, layers_html, learning_svg, map_frame, map_overlay, map_picture, test_set_means
+from .views import curve_svg, digit_figure, layers_html, learning_svg, map_frame, map_overlay, map_picture, test_set_means
 
 EVALUATION = Path(__file__).resolve().parents[1] / "checkpoints" / "dae" / "evaluation.json"  # the test-set means the curve shows
 MAX_DRAWING_CHARS = 600_000  # a 320 x 320 canvas PNG is 5-40 kB; nothing larger is decoded
@@ -189,7 +191,7 @@ class DemoUI:
         if "latent-map" in wanted and self.map_frame is not None:
             views["latent-map"] = self.map_view(torch.from_numpy(r.clean).view(1, 1, 28, 28), noisy, request.get("map_at"))
         if "learning" in wanted and self.denoiser.training is not None:
-            views["learning"] = self.learning_view(r.clean, noisy, r.guesses.get("input", (None,))[0])
+            views["learning"] = self.learning_view(r, noisy)
         return views
 
     def layers_view(self, noisy: torch.Tensor, names: tuple[str, ...]) -> str:
@@ -203,9 +205,9 @@ class DemoUI:
     def map_view(self, clean: torch.Tensor, noisy: torch.Tensor, map_at: object) -> str:
         """The marks for this digit on the code map, and the digit decoded at the point last clicked (map_at: fractions of the map)."""
         dae, code_map = self.denoiser.models["dae"], self.denoiser.code_map
-        positions = code_map.project(dae.encode(torch.cat([clean, noisy]))).numpy()
-        at = self.map_frame.to_fraction(positions)
-        moved = float((dae.encode(noisy) - dae.encode(clean)).norm())
+        codes = dae.encode(torch.cat([clean, noisy]))
+        at = self.map_frame.to_fraction(code_map.project(codes).numpy())
+        moved = float((codes[1] - codes[0]).norm())
         picked = None
         side = ('<p class="dae-note">Click anywhere on the map: that point is lifted back to 256 numbers '
                 '(the mean code plus the two directions) and decoded.</p>')
@@ -215,36 +217,36 @@ class DemoUI:
             position = torch.from_numpy(self.map_frame.to_position(picked[None])).float()
             decoded = dae.decode(code_map.lift(position))
             p = self.denoiser.probabilities(decoded)
-            guess = "" if p is None else f"{int(p[0].argmax())} · {100 * float(p[0].max()):.0f} %"
-            side = (f'<figure id="map-decoded" class="dae-figure"><figcaption>Decoded at the clicked point</figcaption>'
-                    f'<img src="{png_data_uri(decoded[0, 0].numpy())}" alt="The digit decoded at the clicked point of the map">'
-                    f'<div class="dae-guess">{guess}</div></figure>') + side
+            guess = "" if p is None else guess_of(int(p[0].argmax()), float(p[0].max()))
+            side = digit_figure("Decoded at the clicked point", decoded[0, 0].numpy(), "The digit decoded at the clicked point of the map",
+                                guess, elem_id="map-decoded") + side
         text = (f'<p class="dae-note">● this digit\'s code, ○ the noisy digit\'s code: the noise moved the code by {moved:.2f} '
                 f'(distance in 256 dimensions). The map keeps {100 * code_map.explained:.0f} % of the codes\' variance, so '
                 'digits far apart in the code can land close together here.</p>')
         return map_overlay(at[0], at[1], picked) + f'<div class="dae-map-side">{side}{text}</div>'
 
     @torch.inference_mode()
-    def learning_view(self, clean: np.ndarray, noisy: torch.Tensor, input_label: int | None = None) -> str:
-        """The loss curve of the run, and this noisy digit reconstructed by the weights at each snapshot and at the end;
-        a guess other than the classifier's reading of the input (`input_label`) is marked as on the results."""
+    def learning_view(self, r, noisy: torch.Tensor) -> str:
+        """The loss curve of the run, and this noisy digit reconstructed by the weights at each snapshot and at the end
+        (the reconstruction already on screen); a guess other than the classifier's reading of the input is marked as on the results."""
         training = self.denoiser.training
         final = f"after epoch {training['epochs']} (served)"
-        stages = [(SNAPSHOT_TITLES.get(info["name"], info["name"]), info["step"], model) for info, model in self.denoiser.snapshots]
+        stages = [(SNAPSHOT_TITLES.get(info["name"], info["name"]), info["step"]) for info, _ in self.denoiser.snapshots]
         steps_per_epoch = math.ceil(training["train_images"] / training.get("batch_size", 64))
-        stages.append((final, training["epochs"] * steps_per_epoch, self.denoiser.models["dae"]))
-        outputs = torch.cat([model(noisy) for _, _, model in stages])
+        stages.append((final, training["epochs"] * steps_per_epoch))
+        served = torch.from_numpy(r.outputs["dae"]).view(1, 1, 28, 28)
+        outputs = torch.cat([model(noisy) for _, model in self.denoiser.snapshots] + [served])
         p = self.denoiser.probabilities(outputs)
-        target = torch.from_numpy(clean).view(1, 1, 28, 28)
+        psnr = metrics.psnr(outputs, torch.from_numpy(r.clean).view(1, 1, 28, 28).expand_as(outputs))
+        input_label = r.guesses["input"][0] if "input" in r.guesses else None
         figures = []
-        for i, (title, step, _) in enumerate(stages):
-            psnr = float(10 * torch.log10(1 / ((outputs[i : i + 1] - target) ** 2).mean().clamp_min(1e-10)))
-            guess = "" if p is None else f"{int(p[i].argmax())} · {100 * float(p[i].max()):.0f} %"
-            wrong = " dae-wrong" if p is not None and input_label is not None and int(p[i].argmax()) != input_label else ""
-            figures.append(f'<figure class="dae-figure"><figcaption>{html.escape(title)}</figcaption>'
-                           f'<img src="{png_data_uri(outputs[i, 0].numpy())}" alt="The noisy digit reconstructed {html.escape(title)}">'
-                           f'<div class="dae-guess{wrong}">{guess}</div><div class="dae-scale">step {step:,} · {psnr:.1f} dB</div></figure>')
-        marks = [(step, title.replace("after ", "").replace(" (served)", "")) for title, step, _ in stages]
+        for i, (title, step) in enumerate(stages):
+            label = None if p is None else int(p[i].argmax())
+            figures.append(digit_figure(title, outputs[i, 0].numpy(), f"The noisy digit reconstructed {title}",
+                                        "" if p is None else guess_of(label, float(p[i].max())),
+                                        wrong=input_label is not None and label is not None and label != input_label,
+                                        extra=f'<div class="dae-scale">step {step:,} · {float(psnr[i]):.1f} dB</div>'))
+        marks = [(step, title.replace("after ", "").replace(" (served)", "")) for title, step in stages]
         return (learning_svg(training, marks, steps_per_epoch) + f'<div class="dae-row">{"".join(figures)}</div>'
                 '<p class="dae-note">The same noisy digit through the weights the run kept at these steps, with each one\'s PSNR '
                 'against the clean digit and the classifier\'s reading. Most of the loss is gone within the first epoch; '

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .inference import png_rgb_data_uri
+from .activations import shape_text
+from .inference import png_data_uri, png_rgb_data_uri
 from .noise import NOISE_KINDS
 
 SERIES = {  # name -> (legend, colour); colours tell the lines apart in both themes
@@ -97,6 +98,15 @@ def curve_svg(curve: dict, kind: str, strength: float, reference: dict | None = 
     return f'{"".join(parts)}<div class="dae-legend-row">{legend}</div><p class="dae-note">{note}</p>'
 
 
+def digit_figure(caption: str, image: np.ndarray, alt: str, guess: str = "", wrong: bool = False, extra: str = "",
+                 elem_id: str | None = None) -> str:
+    """A digit in a view, as the results show theirs: caption, the 28 x 28 image, the classifier's guess (red when wrong)."""
+    ident = f' id="{elem_id}"' if elem_id else ""
+    return (f'<figure{ident} class="dae-figure"><figcaption>{html.escape(caption)}</figcaption>'
+            f'<img src="{png_data_uri(image)}" alt="{html.escape(alt)}">'
+            f'<div class="dae-guess{" dae-wrong" if wrong else ""}">{guess}</div>{extra}</figure>')
+
+
 # ---- layer by layer ------------------------------------------------------------------------------
 
 
@@ -139,7 +149,7 @@ def _columns(n: int) -> int:
 def stage_html(stage, value, signed: bool) -> str:
     """One stage of the layers view: its maps, name, true shape, definition and what it does."""
     maps = value.numpy()
-    shape = " × ".join(str(n) for n in maps.shape)
+    shape = shape_text(value)
     if maps.ndim == 1:  # a code: 256 numbers as 16 x 16
         side = int(math.isqrt(len(maps)))
         maps = maps.reshape(1, side, side)

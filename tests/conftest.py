@@ -50,6 +50,24 @@ def real_mnist_root() -> Path | None:
     return None
 
 
+@pytest.fixture(scope="module")
+def denoiser():
+    """The committed checkpoints, loaded strictly: the handlers are tested with the models the app serves."""
+    import app
+
+    return app.load_denoiser()
+
+
+@pytest.fixture(scope="module")
+def handlers(denoiser):
+    """The app's event handlers (dae.ui) over the committed checkpoints and the bundled samples."""
+    from dae import ui
+    from dae.samples import load_samples, load_test_indices
+
+    samples, labels = load_samples()
+    return ui.DemoUI(denoiser, samples, labels, load_test_indices())
+
+
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)

@@ -471,11 +471,16 @@ def test_a_link_restores_the_view_pixel_for_pixel(browser, url):
         page.close()
 
 
-def test_the_curve_follows_the_slider(laptop):
-    page = laptop
+def pick_sample(page, index: int) -> None:
+    """Denoise tab, MNIST samples, thumbnail `index`."""
     page.get_by_role("tab", name="Denoise").click()
     page.get_by_role("tab", name="MNIST samples").click()
-    page.locator("#samples button.thumbnail-item").nth(61).click()
+    page.locator("#samples button.thumbnail-item").nth(index).click()
+
+
+def test_the_curve_follows_the_slider(laptop):
+    page = laptop
+    pick_sample(page, 61)
     page.wait_for_function("() => document.querySelector('#curve svg')")
     before = page.locator("#curve svg .marker").get_attribute("x1")
     page.locator("#strength input[type=range]").fill("0.2")
@@ -513,9 +518,7 @@ def open_views(page, ids=("layers", "latent-map", "learning")):
 
 def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click(laptop):
     page = laptop
-    page.get_by_role("tab", name="Denoise").click()
-    page.get_by_role("tab", name="MNIST samples").click()
-    page.locator("#samples button.thumbnail-item").nth(12).click()
+    pick_sample(page, 12)
     page.wait_for_function("() => location.search.includes('sample=12')")
     open_views(page)
     state = views_changed(page, dict.fromkeys(VIEW_PARTS, ""), VIEW_PARTS)

@@ -9,7 +9,6 @@ import pytest
 import torch
 from PIL import Image
 
-import app
 from dae import ui
 from dae.inference import (
     Result,
@@ -24,7 +23,7 @@ from dae.inference import (
 )
 from dae.noise import NOISE_KINDS
 from dae.preprocess import InputError
-from dae.samples import load_samples, load_test_indices
+from dae.samples import load_samples
 
 from .conftest import png_bomb
 
@@ -32,22 +31,8 @@ KINDS = list(NOISE_KINDS)
 
 
 @pytest.fixture(scope="module")
-def denoiser():
-    """The committed checkpoints, loaded strictly: the handlers are tested with the models the app serves."""
-    return app.load_denoiser()
-
-
-@pytest.fixture(scope="module")
-def handlers(denoiser):
-    samples, labels = load_samples()
-    return ui.DemoUI(denoiser, samples, labels, load_test_indices())
-
-
-@pytest.fixture(scope="module")
 def digit():
     return load_samples()[0][7]
-
-
 
 
 def test_bundled_samples():

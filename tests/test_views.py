@@ -30,17 +30,6 @@ from .test_inference import request
 DAE_DIR = app.CHECKPOINTS["dae"]
 
 
-@pytest.fixture(scope="module")
-def denoiser():
-    return app.load_denoiser()
-
-
-@pytest.fixture(scope="module")
-def handlers(denoiser):
-    samples, labels = load_samples()
-    return ui.DemoUI(denoiser, samples, labels, load_test_indices())
-
-
 def pictures(markup: str) -> list[np.ndarray]:
     """Every inline PNG of some markup, decoded, in order."""
     return [np.asarray(Image.open(io.BytesIO(base64.b64decode(u)))) for u in re.findall(r'src="data:image/png;base64,([^"]+)"', markup)]
