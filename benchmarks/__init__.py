@@ -1,1 +1,4 @@
-"""Benchmarks of training, inference, the app and its uploads; each is run as `python -m benchmarks.NAME` from the repository root."""
+"""Benchmarks of training, inference, the app and its uploads.
+
+Each is run as `python -m benchmarks.NAME` from the repository root.
+"""

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import random
 import statistics
@@ -26,8 +27,10 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 import numpy as np
 import torch
 
-import app
 from dae.samples import load_samples
+from webapp.page import build_demo
+from webapp.served import load_served
+from webapp.serving import launch
 
 
 def summary(ms: list[float]) -> str:
@@ -35,19 +38,19 @@ def summary(ms: list[float]) -> str:
     return f"p50 {statistics.median(ms):.1f} ms, p95 {ms[int(0.95 * (len(ms) - 1))]:.1f} ms (n={len(ms)})"
 
 
-def event(demo, name: str):
-    return next(f for f in demo.fns.values() if f.name == name)
+def event(demo, api_name: str):
+    return next(f for f in demo.fns.values() if f.api_name == api_name)
 
 
 def bench_handler(repeats: int) -> None:
-    """The page's render function as the server calls it, per kind of request (everything it answers, inline).
+    """The page's render function as the server calls it, per kind of request (everything it answers).
 
     The kinds alternate request by request, each round in a new order, so a busy spell of the
-    shared machine slows them all alike. The quality curve is timed three ways: warm (a slider move: the
-    same digit, kind and seed, the curve from the cache), cold (a new digit and seed each time,
-    the curve computed) and on its own (Denoiser.curve + curve_svg on a new digit, no render).
-    Its cost is given as the median of the per-round differences to the plain render, and as the
-    ratio of the medians.
+    shared machine slows them all alike. The quality curve is timed three ways: warm (a slider
+    move: the same digit, kind and seed, the curve from the cache), cold (a new digit and seed
+    each time, the curve computed) and on its own (Denoiser.curve + curve_svg on a new digit, no
+    render). Its cost is given as the median of the per-round differences to the plain render,
+    and as the ratio of the medians.
     """
     import base64
     import io
@@ -55,49 +58,72 @@ def bench_handler(repeats: int) -> None:
 
     from PIL import Image
 
-    from dae import ui
-    from dae.samples import load_test_indices
-    from dae.views import curve_svg, test_set_means
+    from webapp import denoise_tab
+    from webapp.views import VIEWS
+    from webapp.views.curve import curve_svg
 
-    samples, labels = load_samples()
-    demo_ui = ui.DemoUI(app.load_denoiser(), samples, labels, load_test_indices())
-    render = app.Busy(demo_ui.render)
+    served = load_served()
+    samples = served.samples
+
+    # as the server calls it: serving.RenderRoute runs demo.render_handler, this partial (webapp.page)
+    render = functools.partial(denoise_tab.render, served)
     layer = np.zeros((320, 320, 4), dtype=np.uint8)
     layer[60:260, 150:180] = (37, 99, 235, 255)
     png = io.BytesIO()
     Image.fromarray(layer).save(png, format="png")
     drawing = {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()}
-    # name -> request for round i: (source, compare, views, seed); a new seed (and digit) means a curve not cached yet
+    # name -> request for round i: (source, compare, views, seed); `same` is the digit on screen (a
+    # slider move), a new seed (and digit) means a curve not cached yet
+    same = lambda i: {"kind": "sample", "index": 42}  # noqa: E731
     fresh = lambda i: {"kind": "sample", "index": i % len(samples)}  # noqa: E731
     cases = {
-        "slider move over a sample": lambda i: ({"kind": "sample", "index": 42}, False, [], 0),
-        "the same with the quality curve open, warm (slider move)": lambda i: ({"kind": "sample", "index": 42}, False, ["curve"], 0),
-        "the same with the quality curve open, cold (new digit)": lambda i: (fresh(i), False, ["curve"], 10**6 + i),
-        "the same with Compare (U-Net too)": lambda i: ({"kind": "sample", "index": 42}, True, [], 0),
-        "Compare and the quality curve, warm (slider move)": lambda i: ({"kind": "sample", "index": 42}, True, ["curve"], 0),
-        "Compare and the quality curve, cold (new digit)": lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i),
-        "a new drawing (320 x 320 canvas PNG -> 28 x 28, then the results)": lambda i: (drawing, False, [], 0),
-        "with layer by layer open": lambda i: ({"kind": "sample", "index": 42}, False, ["layers"], 0),
-        "with the code space open": lambda i: ({"kind": "sample", "index": 42}, False, ["latent-map"], 0),
-        "with how it learned open": lambda i: ({"kind": "sample", "index": 42}, False, ["learning"], 0),
-        "with every view open, warm curve": lambda i: ({"kind": "sample", "index": 42}, False, list(ui.VIEWS), 0),
-        "Compare and every view open, warm curve": lambda i: ({"kind": "sample", "index": 42}, True, list(ui.VIEWS), 0),
+        "slider move over a sample": lambda i: (same(i), False, [], 0),
+        "the same with the quality curve open, warm (slider move)": lambda i: (same(i), False, ["curve"], 0),
+        "the same with the quality curve open, cold (new digit)": (
+            lambda i: (fresh(i), False, ["curve"], 10**6 + i)
+        ),
+        "the same with Compare (U-Net too)": lambda i: (same(i), True, [], 0),
+        "Compare and the quality curve, warm (slider move)": lambda i: (same(i), True, ["curve"], 0),
+        "Compare and the quality curve, cold (new digit)": (
+            lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i)
+        ),
+        "a new drawing (320 x 320 canvas PNG -> 28 x 28, then the results)": (
+            lambda i: (drawing, False, [], 0)
+        ),
+        "with layer by layer open": lambda i: (same(i), False, ["layers"], 0),
+        "with the code space open": lambda i: (same(i), False, ["latent-map"], 0),
+        "with how it learned open": lambda i: (same(i), False, ["learning"], 0),
+        "with every view open, warm curve": lambda i: (same(i), False, list(VIEWS), 0),
+        "Compare and every view open, warm curve": lambda i: (same(i), True, list(VIEWS), 0),
     }
-    denoiser, reference = demo_ui.denoiser, test_set_means(ui.EVALUATION)
+    denoiser, reference = served.denoiser, served.means
 
-    def curve_alone(i: int, names: tuple[str, ...]) -> None:  # what the curve view adds, on a new digit and seed
-        curve_svg(denoiser.curve(samples[i % len(samples)], "gaussian", 3 * 10**6 + 2 * i + len(names), names), "gaussian", 0.5, reference)
+    def curve_alone(i: int, names: tuple[str, ...]) -> None:  # what the curve view adds, new digit and seed
+        curve_svg(
+            denoiser.curve(samples[i % len(samples)], "gaussian", 3 * 10**6 + 2 * i + len(names), names),
+            "gaussian",
+            0.5,
+            reference,
+        )
 
     def request(case, i: int) -> dict:
         source, compare, views, seed = case(i)
-        return {"source": source, "noise": "gaussian", "strength": (i % 100) / 100, "seed": seed, "compare": compare, "views": views}
+        return {
+            "source": source,
+            "noise": "gaussian",
+            "strength": (i % 100) / 100,
+            "seed": seed,
+            "compare": compare,
+            "views": views,
+        }
 
     jobs = {name: (lambda i, case=case: render(request(case, i))) for name, case in cases.items()}
     jobs["curve alone (Denoiser.curve + curve_svg), DAE"] = lambda i: curve_alone(i, ("dae",))
     jobs["curve alone, DAE and U-Net"] = lambda i: curve_alone(i, ("dae", "unet"))
     order, shuffle = list(jobs), random.Random(0).shuffle
     times: dict[str, list[float]] = {name: [] for name in jobs}
-    for i in range(-10, repeats):  # 10 rounds of warm-up; each round in another order, so no job always follows the same one
+    # 10 rounds of warm-up; each round in another order, so no job always follows the same one
+    for i in range(-10, repeats):
         shuffle(order)
         for name in order:
             t = time.perf_counter()
@@ -106,32 +132,48 @@ def bench_handler(repeats: int) -> None:
     times = {name: ms[10:] for name, ms in times.items()}
     for name, ms in times.items():
         print(f"render, {name}: {summary(ms)}" if name in cases else f"{name}: {summary(ms)}", flush=True)
-    print("what each view costs, median of per-round differences to the render without it, and the ratio of the medians:")
-    for curve_case, plain_case in (("the same with the quality curve open, warm (slider move)", "slider move over a sample"),
-                                   ("the same with the quality curve open, cold (new digit)", "slider move over a sample"),
-                                   ("Compare and the quality curve, warm (slider move)", "the same with Compare (U-Net too)"),
-                                   ("Compare and the quality curve, cold (new digit)", "the same with Compare (U-Net too)"),
-                                   ("with layer by layer open", "slider move over a sample"),
-                                   ("with the code space open", "slider move over a sample"),
-                                   ("with how it learned open", "slider move over a sample"),
-                                   ("with every view open, warm curve", "slider move over a sample"),
-                                   ("Compare and every view open, warm curve", "the same with Compare (U-Net too)")):
+    print(
+        "what each view costs, median of per-round differences to the render without it, "
+        "and the ratio of the medians:"
+    )
+    for curve_case, plain_case in (
+        ("the same with the quality curve open, warm (slider move)", "slider move over a sample"),
+        ("the same with the quality curve open, cold (new digit)", "slider move over a sample"),
+        ("Compare and the quality curve, warm (slider move)", "the same with Compare (U-Net too)"),
+        ("Compare and the quality curve, cold (new digit)", "the same with Compare (U-Net too)"),
+        ("with layer by layer open", "slider move over a sample"),
+        ("with the code space open", "slider move over a sample"),
+        ("with how it learned open", "slider move over a sample"),
+        ("with every view open, warm curve", "slider move over a sample"),
+        ("Compare and every view open, warm curve", "the same with Compare (U-Net too)"),
+    ):
         extra = statistics.median(a - b for a, b in zip(times[curve_case], times[plain_case]))
         ratio = statistics.median(times[curve_case]) / statistics.median(times[plain_case])
         print(f"  +{extra:.1f} ms, {ratio:.2f}x: {curve_case}")
     for compare in (False, True):  # what the views add to an answer
-        answer = demo_ui.render({"source": {"kind": "sample", "index": 42}, "noise": "gaussian", "strength": 0.5, "seed": 0,
-                                 "compare": compare, "views": list(ui.VIEWS)})
+        answer = denoise_tab.render(
+            served,
+            {
+                "source": {"kind": "sample", "index": 42},
+                "noise": "gaussian",
+                "strength": 0.5,
+                "seed": 0,
+                "compare": compare,
+                "views": list(VIEWS),
+            },
+        )
         sizes = ", ".join(f"{name} {len(markup) / 1000:.1f} k" for name, markup in answer["views"].items())
-        print(f"answer size{' with Compare' if compare else ''}: {len(json.dumps(answer)) / 1000:.0f} k characters; views: {sizes}")
-    print(f"the code map's picture, sent once with the page: {len(demo_ui.map_picture or '') / 1000:.0f} k characters")
+        size = len(json.dumps(answer)) / 1000
+        print(f"answer size{' with Compare' if compare else ''}: {size:.0f} k characters; views: {sizes}")
+    picture = len(served.map_picture or "") / 1000
+    print(f"the code map's picture, sent once with the page: {picture:.0f} k characters")
 
 
 def bench_client(demo, repeats: int) -> None:
     import gradio as gr
     from gradio_client import Client, handle_file
 
-    denoise = event(demo, "denoise_api")
+    denoise = event(demo, "denoise")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "digit.png"
         from PIL import Image
@@ -143,9 +185,14 @@ def bench_client(demo, repeats: int) -> None:
             return canned
 
         with demo:  # same inputs and outputs as /denoise, no work
-            gr.Button(visible=False).click(do_nothing, denoise.inputs, denoise.outputs, api_name="do_nothing",
-                                       concurrency_id=denoise.concurrency_id)
-        demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True, **app.LAUNCH)
+            gr.Button(visible=False).click(
+                do_nothing,
+                denoise.inputs,
+                denoise.outputs,
+                api_name="do_nothing",
+                concurrency_id=denoise.concurrency_id,
+            )
+        launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
         try:
             client = Client(demo.local_url, verbose=False)
             args = lambda i: (handle_file(str(path)), "gaussian", (i % 100) / 100, i)  # noqa: E731
@@ -178,7 +225,7 @@ def main() -> None:
     if args.handler or every:
         bench_handler(args.repeats)
     if args.client or every:
-        bench_client(app.build_demo(app.load_denoiser()), args.repeats)
+        bench_client(build_demo(load_served()), args.repeats)
 
 
 if __name__ == "__main__":

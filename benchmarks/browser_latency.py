@@ -28,10 +28,12 @@ import time
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from dae.loadgen import app_server, free_port
+from tools.loadgen import app_server, free_port
 
 WAIT_SHOWN = """t0 => new Promise((done) => {
-  const on = (e) => { if (e.detail.sentAt >= t0) { document.removeEventListener('dae-shown', on); done(e.detail.shownAt - t0); } };
+  const on = (e) => {
+    if (e.detail.sentAt >= t0) { document.removeEventListener('dae-shown', on); done(e.detail.shownAt - t0); }
+  };
   document.addEventListener('dae-shown', on);
 })"""
 
@@ -41,7 +43,10 @@ WAIT_BOTH = """t0 => new Promise((done) => {  // [results shown, views shown] fo
   const on = (e) => {
     if (e.detail.sentAt < t0) return;
     if (shown === null) shown = e.detail.shownAt - t0;
-    if (!e.detail.live) { document.removeEventListener('dae-shown', on); done([shown, e.detail.shownAt - t0]); }
+    if (!e.detail.live) {
+      document.removeEventListener('dae-shown', on);
+      done([shown, e.detail.shownAt - t0]);
+    }
   };
   document.addEventListener('dae-shown', on);
 })"""
@@ -76,7 +81,9 @@ def delaying_proxy(target_port: int, delay_s: float) -> int:
 
     async def handle(client_reader, client_writer):
         server_reader, server_writer = await asyncio.open_connection("127.0.0.1", target_port)
-        await asyncio.gather(pump(client_reader, server_writer), pump(server_reader, client_writer), return_exceptions=True)
+        await asyncio.gather(
+            pump(client_reader, server_writer), pump(server_reader, client_writer), return_exceptions=True
+        )
 
     async def serve():
         server = await asyncio.start_server(handle, "127.0.0.1", port)
@@ -122,7 +129,10 @@ def measure(page, strokes: int, views: bool = False) -> dict:
         page.wait_for_timeout(100)
     # a continuous 2 s stroke: how many live reconstructions appear while the pen is down
     page.locator("#sketch [data-action=clear]").click()
-    page.evaluate("() => { window.__live = 0; document.addEventListener('dae-shown', (e) => { if (e.detail.live) window.__live += 1; }); }")
+    page.evaluate(
+        "() => { window.__live = 0; "
+        "document.addEventListener('dae-shown', (e) => { if (e.detail.live) window.__live += 1; }); }"
+    )
     page.mouse.move(x0, y0)
     page.mouse.down()
     start = time.perf_counter()
@@ -134,9 +144,16 @@ def measure(page, strokes: int, views: bool = False) -> dict:
     seconds = time.perf_counter() - start
     live = page.evaluate("() => window.__live")
     page.mouse.up()
-    r = {"pen_up_ms": statistics.median(pen_up), "slider_ms": statistics.median(steps), "live_per_s": live / seconds}
+    r = {
+        "pen_up_ms": statistics.median(pen_up),
+        "slider_ms": statistics.median(steps),
+        "live_per_s": live / seconds,
+    }
     if views:
-        r |= {"pen_up_views_ms": statistics.median(pen_up_views), "slider_views_ms": statistics.median(steps_views)}
+        r |= {
+            "pen_up_views_ms": statistics.median(pen_up_views),
+            "slider_views_ms": statistics.median(steps_views),
+        }
     return r
 
 
@@ -145,7 +162,10 @@ def open_views(page) -> None:
     for view in VIEWS:
         if not page.locator(f"details#{view}").evaluate("d => d.open"):
             page.locator(f"details#{view} > summary").click()
-    page.wait_for_function("ids => ids.every((id) => document.querySelector('#' + id + ' .dae-view-body').children.length)", arg=list(VIEWS))
+    page.wait_for_function(
+        "ids => ids.every((id) => document.querySelector('#' + id + ' .dae-view-body').children.length)",
+        arg=list(VIEWS),
+    )
 
 
 def main() -> None:
@@ -168,7 +188,8 @@ def main() -> None:
             page.wait_for_function("() => window.DAE && window.DAE.started")
             if args.views:
                 page.locator("#sketch [data-action=clear]").wait_for()
-                box = page.locator("#sketch canvas").bounding_box()  # a first digit, so that every view has something to show
+                # a first digit, so that every view has something to show
+                box = page.locator("#sketch canvas").bounding_box()
                 page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2)
                 page.mouse.down()
                 page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.8, steps=10)
@@ -176,10 +197,18 @@ def main() -> None:
                 open_views(page)
                 page.evaluate("() => window.scrollTo(0, 0)")
             r = measure(page, args.strokes, args.views)
-            views = (f"; views follow: pen up -> {r['pen_up_views_ms']:.0f} ms, slider step -> {r['slider_views_ms']:.0f} ms"
-                     if args.views else "")
-            print(f"{name}: pen up -> reconstruction {r['pen_up_ms']:.0f} ms, slider step -> shown {r['slider_ms']:.0f} ms, "
-                  f"{r['live_per_s']:.1f} reconstructions/s while drawing (medians of {args.strokes}){views}", flush=True)
+            views = (
+                f"; views follow: pen up -> {r['pen_up_views_ms']:.0f} ms, "
+                f"slider step -> {r['slider_views_ms']:.0f} ms"
+                if args.views
+                else ""
+            )
+            print(
+                f"{name}: pen up -> reconstruction {r['pen_up_ms']:.0f} ms, "
+                f"slider step -> shown {r['slider_ms']:.0f} ms, "
+                f"{r['live_per_s']:.1f} reconstructions/s while drawing (medians of {args.strokes}){views}",
+                flush=True,
+            )
             page.close()
         browser.close()
 

@@ -34,7 +34,8 @@ def measure(model: torch.nn.Module, device: torch.device, repeats: int) -> None:
         model(x)
         sync()
         times.append((time.perf_counter() - t) * 1e3)
-    print(f"  single image: p50 {percentile(times, 50):.3f} ms, p95 {percentile(times, 95):.3f} ms ({repeats} runs)")
+    p50, p95 = percentile(times, 50), percentile(times, 95)
+    print(f"  single image: p50 {p50:.3f} ms, p95 {p95:.3f} ms ({repeats} runs)")
     for batch in (64, 1000):
         xb = torch.rand(batch, 1, 28, 28, device=device)
         model(xb)
@@ -50,7 +51,9 @@ def measure(model: torch.nn.Module, device: torch.device, repeats: int) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", nargs="+", default=["checkpoints/dae"])
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's choice; the app uses 1)")
+    p.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: torch's choice; the app uses 1)"
+    )
     p.add_argument("--repeats", type=int, default=2000)
     args = p.parse_args()
     if args.threads:
@@ -59,7 +62,11 @@ def main() -> None:
     for ckpt in args.checkpoint:
         for device in devices:
             model, config = load_model(ckpt, device)
-            name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+            name = (
+                torch.cuda.get_device_name()
+                if device.type == "cuda"
+                else f"CPU, {torch.get_num_threads()} threads"
+            )
             print(f"{config['arch']} ({ckpt}) on {name}:")
             measure(model, device, args.repeats)
     if not torch.cuda.is_available():

@@ -12,7 +12,7 @@ Starts `python app.py` on a free localhost port, then
    that decode to tens of megapixels) to /denoise, while one page moves the strength slider
    over the queue as the browser does. Reports the server's RSS before, at its peak (sampled
    every 20 ms) and after, and the slider's latency during the burst against without it.
-Every loop is bounded in count; the server is stopped at the end. The phases are in dae/loadgen.py;
+Every loop is bounded in count; the server is stopped at the end. The phases are in tools/loadgen.py;
 the test suite runs small versions of them (tests/test_reliability.py).
 """
 
@@ -26,24 +26,39 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
-from dae.loadgen import app_server, burst_phase, concurrent_phase, digit_file, sequential_phase
+from tools.loadgen import app_server, burst_phase, concurrent_phase, digit_file, sequential_phase
 
 
 def run(clients: int, requests: int, sequential: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp, app_server() as (url, process):
         image = digit_file(Path(tmp))
-        return {"concurrent": concurrent_phase(url, image, clients, requests), "sequential": sequential_phase(url, image, process, sequential)}
+        return {
+            "concurrent": concurrent_phase(url, image, clients, requests),
+            "sequential": sequential_phase(url, image, process, sequential),
+        }
 
 
 def print_burst(b: dict) -> None:
-    print(f"burst: {b['uploads']} uploads at once of a {b['side']} x {b['side']} PNG ({b['png_kb']:.0f} KB): {b['succeeded']} succeeded "
-          f"in {b['wall_s']:.1f} s (each {b['upload_p50_s'] or 0:.1f} s p50, {b['upload_max_s'] or 0:.1f} s max, queue included)")
+    print(
+        f"burst: {b['uploads']} uploads at once of a {b['side']} x {b['side']} PNG ({b['png_kb']:.0f} KB): "
+        f"{b['succeeded']} succeeded in {b['wall_s']:.1f} s (each {b['upload_p50_s'] or 0:.1f} s p50, "
+        f"{b['upload_max_s'] or 0:.1f} s max, queue included)"
+    )
     for error in b["errors"]:
         print(f"  error: {error}")
-    print(f"  server RSS: {b['rss_before_mb']:.0f} MB before, {b['rss_peak_mb']:.0f} MB at peak, {b['rss_after_mb']:.0f} MB after")
-    print(f"  strength slider (over the queue, as the page): {b['slider_quiet_ms']:.0f} ms p50 alone, "
-          f"{b['slider_busy_ms'] or 0:.0f} ms p50 / {b['slider_busy_max_ms'] or 0:.0f} ms max during the burst ({b['slider_busy_moves']} moves)")
-    print(f"  a small /denoise: {b['small_quiet_ms']:.0f} ms alone, {b['small_busy_ms']:.0f} ms sent just after the burst")
+    print(
+        f"  server RSS: {b['rss_before_mb']:.0f} MB before, {b['rss_peak_mb']:.0f} MB at peak, "
+        f"{b['rss_after_mb']:.0f} MB after"
+    )
+    print(
+        f"  strength slider (over the queue, as the page): {b['slider_quiet_ms']:.0f} ms p50 alone, "
+        f"{b['slider_busy_ms'] or 0:.0f} ms p50 / {b['slider_busy_max_ms'] or 0:.0f} ms max during the burst "
+        f"({b['slider_busy_moves']} moves)"
+    )
+    print(
+        f"  a small /denoise: {b['small_quiet_ms']:.0f} ms alone, "
+        f"{b['small_busy_ms']:.0f} ms sent just after the burst"
+    )
 
 
 def main() -> None:
@@ -60,12 +75,18 @@ def main() -> None:
         return
     result = run(args.clients, args.requests, args.sequential)
     c, s = result["concurrent"], result["sequential"]
-    print(f"concurrent: {c['clients']} clients x {args.requests} requests: {c['successes']} succeeded, {c['failures']} failed; "
-          f"p50 {c['p50_ms']:.0f} ms, p95 {c['p95_ms']:.0f} ms, {c['requests_per_s']:.1f} requests/s ({c['wall_s']:.1f} s)")
+    print(
+        f"concurrent: {c['clients']} clients x {args.requests} requests: {c['successes']} succeeded, "
+        f"{c['failures']} failed; p50 {c['p50_ms']:.0f} ms, p95 {c['p95_ms']:.0f} ms, "
+        f"{c['requests_per_s']:.1f} requests/s ({c['wall_s']:.1f} s)"
+    )
     for example in c["failure_examples"]:
         print(f"  failure: {example}")
-    print(f"sequential: {s['requests']} requests, {s['failures']} failed, {s['requests_per_s']:.1f} requests/s; server RSS "
-          f"{s['rss_before_mb']:.0f} MB -> {s['rss_after_mb']:.0f} MB (growth {s['rss_growth_mb']:+.1f} MB)")
+    print(
+        f"sequential: {s['requests']} requests, {s['failures']} failed, "
+        f"{s['requests_per_s']:.1f} requests/s; server RSS {s['rss_before_mb']:.0f} MB -> "
+        f"{s['rss_after_mb']:.0f} MB (growth {s['rss_growth_mb']:+.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

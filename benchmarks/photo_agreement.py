@@ -3,11 +3,12 @@
     python -m benchmarks.photo_agreement             # 300 synthetic photos
     python -m benchmarks.photo_agreement --n 100 --seed 1
 
-Each photo is made from one of the 100 MNIST test digits bundled with the app (`dae.synthetic.make_photo`:
-pen strokes of some ink colour on paper of some colour, light gradient, soft shadow, sometimes a
-page edge, specks, blur, noise, JPEG), decoded and preprocessed exactly as an upload, and scored
-by its agreement with the source digit: PSNR, best over shifts of up to 2 px. The test suite
-checks a smaller run of the same (tests/test_preprocess.py): median >= 18 dB, >= 90 % >= 15 dB.
+Each photo is made from one of the 100 MNIST test digits bundled with the app
+(`tools.synthetic.make_photo`: pen strokes of some ink colour on paper of some colour, light
+gradient, soft shadow, sometimes a page edge, specks, blur, noise, JPEG), decoded and preprocessed
+exactly as an upload, and scored by its agreement with the source digit: PSNR, best over shifts of
+up to 2 px. The test suite checks a smaller run of the same (tests/test_preprocess.py): median
+>= 18 dB, >= 90 % >= 15 dB.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dae.preprocess import InputError, read_upload
 from dae.samples import load_samples
-from dae.synthetic import agreement, make_photo
+from tools.synthetic import agreement, make_photo
+from webapp.digits.upload import read_upload
+from webapp.errors import InputError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,14 +52,23 @@ def main(argv: list[str] | None = None) -> int:
             kinds.append(photo.light_on_dark)
             cases.append((photo, result))
     scores, kinds = np.array(scores), np.array(kinds)
-    print(f"{args.n} synthetic photos (seed {args.seed}), agreement with the source digit (PSNR, best over ±2 px shifts):")
-    print(f"  median {np.median(scores):.2f} dB, {100 * np.mean(scores >= 15):.1f} % >= 15 dB, "
-          f"{100 * np.mean(scores >= 18):.1f} % >= 18 dB, worst {scores.min():.2f} dB")
+    print(
+        f"{args.n} synthetic photos (seed {args.seed}), agreement with the source digit "
+        "(PSNR, best over ±2 px shifts):"
+    )
+    print(
+        f"  median {np.median(scores):.2f} dB, {100 * np.mean(scores >= 15):.1f} % >= 15 dB, "
+        f"{100 * np.mean(scores >= 18):.1f} % >= 18 dB, worst {scores.min():.2f} dB"
+    )
     for name, sel in (("dark ink on light paper", ~kinds), ("light ink on dark paper", kinds)):
         if sel.any():
             share = 100 * np.mean(scores[sel] >= 15)
-            print(f"  {name}: {sel.sum()} photos, median {np.median(scores[sel]):.2f} dB, {share:.1f} % >= 15 dB")
-    print(f"  time per photo (decode + preprocess): median {1000 * np.median(seconds):.0f} ms, max {1000 * max(seconds):.0f} ms")
+            median = np.median(scores[sel])
+            print(f"  {name}: {sel.sum()} photos, median {median:.2f} dB, {share:.1f} % >= 15 dB")
+    print(
+        f"  time per photo (decode + preprocess): median {1000 * np.median(seconds):.0f} ms, "
+        f"max {1000 * max(seconds):.0f} ms"
+    )
     if args.worst:
         from PIL import Image
 
@@ -67,7 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             photo, result = cases[i]
             (out / f"{rank:02d}_{scores[i]:.1f}dB.jpg").write_bytes(photo.jpeg)
             pair = np.concatenate([photo.digit, np.zeros((28, 28)) if result is None else result], axis=1)
-            Image.fromarray((pair * 255).astype(np.uint8)).resize((224, 112), Image.Resampling.NEAREST).save(out / f"{rank:02d}_digits.png")
+            Image.fromarray((pair * 255).astype(np.uint8)).resize((224, 112), Image.Resampling.NEAREST).save(
+                out / f"{rank:02d}_digits.png"
+            )
         print(f"  the {args.worst} worst photos and (source | result) pairs are in {out}/")
     return 0
 

@@ -46,8 +46,10 @@ def main() -> None:
         print(f"epoch {epoch + 1}: train loss {running / len(train) * 64:.5f}")
     model.eval()
     with torch.no_grad():
-        total = sum(F.mse_loss(model(blind_noise(c.to(device))), c.to(device), reduction="sum").item()
-                    for c, _ in DataLoader(test, batch_size=1000))
+        total = sum(
+            F.mse_loss(model(blind_noise(c.to(device))), c.to(device), reduction="sum").item()
+            for c, _ in DataLoader(test, batch_size=1000)
+        )
     print(f"test loss {total / (len(test) * 784):.5f}; {time.perf_counter() - start:.1f} s after imports")
 
 

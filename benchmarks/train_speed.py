@@ -7,9 +7,9 @@ All sides train the same model with the same optimizer settings, noise and batch
 - naive: `torchvision.datasets.MNIST(transform=ToTensor())` and `DataLoader(batch_size=64,
   shuffle=True)`, batches moved to the device each step, a default (foreach) Adam, and the
   loss read back every step, as most tutorials write it;
-- eager: the trainer's step (`dae.trainer.make_step`): the split held on the device as uint8,
+- eager: the trainer's step (`dae.training.loop.make_step`): the split held on the device as uint8,
   batches drawn by index, fused Adam, no read-back;
-- graph (CUDA only): the same step captured once as a CUDA graph and replayed (`dae.cuda_graph`).
+- graph (CUDA only): the same step captured once as a CUDA graph and replayed (`dae.training.cuda_graph`).
 
 They run alternately in one process (A B C A B C ...) so machine noise hits all alike; the
 script prints each round, the medians and their ratios. Without --data-dir it uses a
@@ -31,8 +31,9 @@ import torch.nn.functional as F
 
 from dae.data import load_mnist, shuffled_batches
 from dae.model import DAE
-from dae.synthetic import write_synthetic_mnist
-from dae.trainer import TrainConfig, corrupt, make_optimizer, make_step, pick_device
+from dae.training.config import TrainConfig, pick_device
+from dae.training.loop import corrupt, make_optimizer, make_step
+from tools.synthetic import write_synthetic_mnist
 
 
 def sync(device: torch.device) -> None:
@@ -56,7 +57,9 @@ def naive_runner(root: str, device: torch.device, config: TrainConfig, steps: in
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=True)
     torch.manual_seed(config.seed)
     model = TextbookDAE().to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
     generator = torch.Generator(device=device).manual_seed(config.seed)
     batches = iter(loader)
 
@@ -94,7 +97,9 @@ def ours_runner(root: str, device: torch.device, config: TrainConfig, steps: int
     def run() -> float:
         count, done = 0, 0
         while done < steps:
-            for index in islice(shuffled_batches(len(images), config.batch_size, generator, device), steps - done):
+            for index in islice(
+                shuffled_batches(len(images), config.batch_size, generator, device), steps - done
+            ):
                 losses[done] = step(index)
                 count += len(index)
                 done += 1
@@ -108,7 +113,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--steps", type=int, default=200, help="training steps per side per round")
     p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--data-dir", default=None, help="real MNIST (folder holding MNIST/raw); default: synthetic")
+    p.add_argument(
+        "--data-dir", default=None, help="real MNIST (folder holding MNIST/raw); default: synthetic"
+    )
     args = p.parse_args()
     device = pick_device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -132,14 +139,21 @@ def main() -> None:
                 n = run()
                 sync(device)
                 rates[name].append(n / (time.perf_counter() - t))
-            print(f"round {r + 1}: " + "   ".join(f"{name} {rate[-1]:8,.0f} img/s" for name, rate in rates.items()))
+            print(
+                f"round {r + 1}: "
+                + "   ".join(f"{name} {rate[-1]:8,.0f} img/s" for name, rate in rates.items())
+            )
     medians = {name: statistics.median(rate) for name, rate in rates.items()}
-    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    name = (
+        torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    )
     data = "MNIST" if args.data_dir else "synthetic"
     print(f"\n{name}, batch {config.batch_size}, {args.steps} steps x {args.rounds} rounds, data: {data}")
     for side, rate in medians.items():
-        print(f"median {side:5s} {rate:9,.0f} img/s  ({rate / medians['naive']:.2f}x naive), "
-              f"10 epochs of 60,000 images: {600_000 / rate:.1f} s")
+        print(
+            f"median {side:5s} {rate:9,.0f} img/s  ({rate / medians['naive']:.2f}x naive), "
+            f"10 epochs of 60,000 images: {600_000 / rate:.1f} s"
+        )
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ the peak RSS above the RSS just before.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -23,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 CHILD = """
 import json, sys, time
-from dae.preprocess import read_upload
+from webapp.digits.upload import read_upload
 read_upload(sys.argv[2])
 
 def rss_kb(field):
@@ -41,7 +42,7 @@ print(json.dumps({"seconds": seconds, "extra_mb": (rss_kb("VmHWM:") - before) / 
 
 
 def pictures(folder: Path) -> tuple[dict[str, Path], Path]:
-    """Large PNGs (black, one white bar, tens of KB on disk; greyscale, RGB and RGBA) and a 12 MP phone photo."""
+    """Large PNGs (black, one white bar, tens of KB on disk; greyscale, RGB, RGBA) and a 12 MP phone photo."""
     out = {}
     for side, mode in ((6000, "L"), (6320, "L"), (6000, "RGB"), (6000, "RGBA")):
         image = Image.new(mode, (side, side), 0)
@@ -60,15 +61,23 @@ def pictures(folder: Path) -> tuple[dict[str, Path], Path]:
     return out, small
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         cases, warm = pictures(Path(tmp))
         for name, path in cases.items():
-            result = subprocess.run([sys.executable, "-c", CHILD, str(path), str(warm)], cwd=ROOT,
-                                    capture_output=True, text=True, check=True)
+            result = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), str(warm)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             figures = json.loads(result.stdout.strip().splitlines()[-1])
-            print(f"{name:34s} {path.stat().st_size / 1024:8.0f} KB on disk   "
-                  f"{figures['seconds'] * 1000:6.0f} ms   +{figures['extra_mb']:6.1f} MB peak RSS")
+            print(
+                f"{name:34s} {path.stat().st_size / 1024:8.0f} KB on disk   "
+                f"{figures['seconds'] * 1000:6.0f} ms   +{figures['extra_mb']:6.1f} MB peak RSS"
+            )
     return 0
 
 

@@ -1,6 +1,7 @@
 """`python train.py` against the plain tutorial program, both timed as whole commands, A B A B.
 
-    python -m benchmarks.whole_command --data-dir /path/to/folder [--epochs 1] [--rounds 3] [--device cpu|cuda]
+    python -m benchmarks.whole_command --data-dir /path/to/folder [--epochs 1] [--rounds 3]
+                                       [--device cpu|cuda]
 
 Whole command means what a user waits for: interpreter start, imports, data loading, the
 epochs, and everything after them (train.py's evaluation, figures and checkpoint; the plain
@@ -39,21 +40,48 @@ def main() -> None:
     times: dict[str, list[float]] = {"train.py": [], "plain loop": []}
     outside: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
-        ours = [sys.executable, "train.py", "--data-dir", args.data_dir, "--out", f"{tmp}/run", "--epochs", str(args.epochs),
-                "--device", args.device, "--arch", args.arch]
-        plain = [sys.executable, "-m", "benchmarks.plain_loop", "--data-dir", args.data_dir, "--epochs", str(args.epochs),
-                 "--device", args.device]
+        ours = [
+            sys.executable,
+            "train.py",
+            "--data-dir",
+            args.data_dir,
+            "--out",
+            f"{tmp}/run",
+            "--epochs",
+            str(args.epochs),
+            "--device",
+            args.device,
+            "--arch",
+            args.arch,
+        ]
+        plain = [
+            sys.executable,
+            "-m",
+            "benchmarks.plain_loop",
+            "--data-dir",
+            args.data_dir,
+            "--epochs",
+            str(args.epochs),
+            "--device",
+            args.device,
+        ]
         for r in range(args.rounds):
             times["train.py"].append(timed(ours))
             trained = json.loads(Path(f"{tmp}/run/metrics.json").read_text())["train_seconds"]
             outside.append(times["train.py"][-1] - trained)
             if args.arch == "dae":
                 times["plain loop"].append(timed(plain))
-            print(f"round {r + 1}: " + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items() if v)
-                  + f" (train.py outside its epochs: {outside[-1]:.1f} s)", flush=True)
+            print(
+                f"round {r + 1}: "
+                + ", ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items() if v)
+                + f" (train.py outside its epochs: {outside[-1]:.1f} s)",
+                flush=True,
+            )
     ours_s = statistics.median(times["train.py"])
-    print(f"\n{args.epochs} epoch(s), {args.arch}, {args.device}: train.py {ours_s:.1f} s whole command "
-          f"(median of {args.rounds}), of which {statistics.median(outside):.1f} s outside the epochs")
+    print(
+        f"\n{args.epochs} epoch(s), {args.arch}, {args.device}: train.py {ours_s:.1f} s whole command "
+        f"(median of {args.rounds}), of which {statistics.median(outside):.1f} s outside the epochs"
+    )
     if times["plain loop"]:
         plain_s = statistics.median(times["plain loop"])
         print(f"plain loop {plain_s:.1f} s whole command: train.py is {plain_s / ours_s:.2f}x as fast")

@@ -6,10 +6,9 @@ the architecture from the config, loads strictly, and turns every way a checkpoi
 (missing, truncated, corrupted, another architecture, other shapes, missing keys) into one
 CheckpointError that names the file and what is wrong.
 
-Training also keeps `training_state.safetensors` beside them (weights, optimizer moments, random
-generator, loss history) so that `--resume` continues a run exactly; the app never needs it.
-With `--snapshots` it keeps `snapshots.safetensors` too: the weights in float16 at a few points
-on the way (untrained, after 300 steps, after epoch 1), read back by `load_snapshots`.
+With `train.py --snapshots` a folder also holds `snapshots.safetensors`: the weights in float16 at
+a few points on the way (untrained, after 300 steps, after epoch 1), read back by `load_snapshots`.
+The training state that `--resume` needs is dae.training.resume's.
 """
 
 from __future__ import annotations
@@ -24,12 +23,11 @@ import safetensors.torch
 import torch
 from torch import nn
 
+from .architectures import ARCHITECTURES, MODEL_OPTIONS, make_model
 from .files import atomic_path, write_json
-from .model import ARCHITECTURES
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-TRAINING_STATE = "training_state.safetensors"
 FORMAT_VERSION = 1  # of config.json and the training state; raise it when their meaning changes
 MAX_CONFIG_BYTES = 2**20
 
@@ -62,7 +60,9 @@ def resolve(path_or_repo: str | Path) -> Path:
 
         return Path(snapshot_download(str(path_or_repo), allow_patterns=[WEIGHTS, CONFIG]))
     except Exception as e:
-        raise CheckpointError(f"{path_or_repo}: no such folder, and it could not be fetched from the Hugging Face Hub ({e})") from None
+        raise CheckpointError(
+            f"{path_or_repo}: no such folder, and it could not be fetched from the Hugging Face Hub ({e})"
+        ) from None
 
 
 def _first_line(e: BaseException) -> str:
@@ -76,8 +76,8 @@ def check_format_version(file: Path, version: Any) -> None:
         raise CheckpointError(f"{file}: format_version {version!r} is not a version number")
     if version > FORMAT_VERSION:
         raise CheckpointError(
-            f"{file}: written in checkpoint format {version}, newer than this code reads (up to {FORMAT_VERSION}); "
-            "update the project to load it"
+            f"{file}: written in checkpoint format {version}, newer than this code reads "
+            f"(up to {FORMAT_VERSION}); update the project to load it"
         )
 
 
@@ -88,7 +88,9 @@ def read_config(folder: Path) -> dict[str, Any]:
     if not config_file.is_file():
         raise CheckpointError(f"{config_file}: missing (a checkpoint folder holds {WEIGHTS} and {CONFIG})")
     if config_file.stat().st_size > MAX_CONFIG_BYTES:
-        raise CheckpointError(f"{config_file}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, so not a checkpoint config")
+        raise CheckpointError(
+            f"{config_file}: larger than {MAX_CONFIG_BYTES // 2**20} MiB, so not a checkpoint config"
+        )
     try:
         config = json.loads(config_file.read_text())
     except (ValueError, UnicodeDecodeError) as e:
@@ -97,9 +99,29 @@ def read_config(folder: Path) -> dict[str, Any]:
         raise CheckpointError(f"{config_file}: nested too deeply to be a checkpoint config") from None
     if not isinstance(config, dict) or config.get("arch") not in ARCHITECTURES:
         arch = config.get("arch") if isinstance(config, dict) else None
-        raise CheckpointError(f"{config_file}: unknown architecture {reprlib.repr(arch)}; known: {', '.join(ARCHITECTURES)}")
+        raise CheckpointError(
+            f"{config_file}: unknown architecture {reprlib.repr(arch)}; known: {', '.join(ARCHITECTURES)}"
+        )
     check_format_version(config_file, config.get("format_version", 1))
+    check_model_options(config_file, config["arch"], config.get("model", {}))
     return config
+
+
+def check_model_options(file: Path, arch: str, options: Any) -> None:
+    """Refuse constructor options an architecture does not take, or values outside their bounds."""
+    allowed = MODEL_OPTIONS.get(arch, {})
+    if not isinstance(options, dict) or set(options) - set(allowed):
+        raise CheckpointError(
+            f"{file}: model options {reprlib.repr(options)} do not fit the {arch!r} architecture "
+            f"(it takes {', '.join(allowed) or 'none'})"
+        )
+    for name, value in options.items():
+        lo, hi = allowed[name]
+        if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+            raise CheckpointError(
+                f"{file}: model option {name} = {reprlib.repr(value)}, "
+                f"expected a whole number from {lo} to {hi}"
+            )
 
 
 def load_state_dict(file: Path, model: nn.Module) -> None:
@@ -122,18 +144,21 @@ def load_state_dict(file: Path, model: nn.Module) -> None:
     for key, value in state.items():
         if value.shape != expected[key].shape:
             raise CheckpointError(
-                f"{file}: {key} has shape {tuple(value.shape)}, the {model.arch!r} architecture expects {tuple(expected[key].shape)}"
+                f"{file}: {key} has shape {tuple(value.shape)}, "
+                f"the {model.arch!r} architecture expects {tuple(expected[key].shape)}"
             )
         if value.is_floating_point() and not torch.isfinite(value).all():
             raise CheckpointError(f"{file}: {key} holds NaN or infinite values")
     model.load_state_dict(state, strict=True)
 
 
-def load_model(path_or_repo: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_model(
+    path_or_repo: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict[str, Any]]:
     """Load a checkpoint folder (or Hub repo id) into an eval-mode model and return its config."""
     folder = resolve(path_or_repo)
     config = read_config(folder)
-    model = ARCHITECTURES[config["arch"]]()
+    model = make_model(config["arch"], config.get("model"))
     load_state_dict(folder / WEIGHTS, model)
     return model.to(device).eval(), config
 
@@ -147,15 +172,31 @@ SnapshotInfo = dict[str, Any]  # {"name": "step_300", "step": 300, "epoch": 0.32
 
 def snapshot_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """The model's state_dict as a snapshot keeps it: on the CPU, floating tensors in float16."""
-    return {k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous().clone()
-            for k, v in model.state_dict().items()}
+    return {
+        k: v.detach().to("cpu", torch.float16 if v.is_floating_point() else v.dtype).contiguous().clone()
+        for k, v in model.state_dict().items()
+    }
 
 
-def save_snapshots(folder: str | Path, arch: str, snapshots: list[tuple[SnapshotInfo, dict[str, torch.Tensor]]]) -> None:
-    """Write `snapshots.safetensors` atomically: tensors "<snapshot name>/<state_dict key>", the list in the metadata."""
+def save_snapshots(
+    folder: str | Path,
+    arch: str,
+    snapshots: list[tuple[SnapshotInfo, dict[str, torch.Tensor]]],
+    options: dict[str, Any] | None = None,
+) -> None:
+    """Write `snapshots.safetensors` atomically.
+
+    The tensors are keyed "<snapshot name>/<state_dict key>", the list of snapshots is in the metadata.
+    """
     snapshots = sorted(snapshots, key=lambda s: s[0]["step"])
     tensors = {f"{info['name']}/{key}": value for info, state in snapshots for key, value in state.items()}
-    metadata = {"format_version": SNAPSHOTS_FORMAT_VERSION, "arch": arch, "snapshots": json.dumps([info for info, _ in snapshots])}
+    metadata = {
+        "format_version": SNAPSHOTS_FORMAT_VERSION,
+        "arch": arch,
+        "snapshots": json.dumps([info for info, _ in snapshots]),
+    }
+    if options:
+        metadata["model"] = json.dumps(options)
     with atomic_path(Path(folder) / SNAPSHOTS) as tmp:
         safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
 
@@ -163,17 +204,28 @@ def save_snapshots(folder: str | Path, arch: str, snapshots: list[tuple[Snapshot
 def _snapshot_infos(file: Path, metadata: dict[str, str]) -> list[SnapshotInfo]:
     if metadata.get("format_version") != SNAPSHOTS_FORMAT_VERSION:
         version = reprlib.repr(metadata.get("format_version"))
-        raise CheckpointError(f"{file}: format_version {version}, this code reads {SNAPSHOTS_FORMAT_VERSION!r}")
+        raise CheckpointError(
+            f"{file}: format_version {version}, this code reads {SNAPSHOTS_FORMAT_VERSION!r}"
+        )
     if metadata.get("arch") not in ARCHITECTURES:
-        raise CheckpointError(f"{file}: unknown architecture {reprlib.repr(metadata.get('arch'))}; known: {', '.join(ARCHITECTURES)}")
+        raise CheckpointError(
+            f"{file}: unknown architecture {reprlib.repr(metadata.get('arch'))}; "
+            f"known: {', '.join(ARCHITECTURES)}"
+        )
     try:
         infos = json.loads(metadata["snapshots"])
     except (KeyError, ValueError, RecursionError):
         raise CheckpointError(f"{file}: no readable list of snapshots in its metadata") from None
     if not isinstance(infos, list) or not all(
-        isinstance(i, dict) and isinstance(i.get("name"), str) and i["name"] and "/" not in i["name"]
-        and isinstance(i.get("step"), int) and not isinstance(i["step"], bool) and i["step"] >= 0
-        and isinstance(i.get("epoch"), (int, float)) and not isinstance(i["epoch"], bool)
+        isinstance(i, dict)
+        and isinstance(i.get("name"), str)
+        and i["name"]
+        and "/" not in i["name"]
+        and isinstance(i.get("step"), int)
+        and not isinstance(i["step"], bool)
+        and i["step"] >= 0
+        and isinstance(i.get("epoch"), (int, float))
+        and not isinstance(i["epoch"], bool)
         for i in infos
     ):
         raise CheckpointError(f"{file}: its list of snapshots is not a list of {{name, step, epoch}}")
@@ -183,11 +235,14 @@ def _snapshot_infos(file: Path, metadata: dict[str, str]) -> list[SnapshotInfo]:
     return infos
 
 
-def read_snapshots(folder: str | Path) -> tuple[str, list[tuple[SnapshotInfo, dict[str, torch.Tensor]]]] | None:
-    """The architecture and the (info, state) pairs of `snapshots.safetensors`, as saved (float16), in step order.
+def read_snapshots(
+    folder: str | Path,
+) -> tuple[str, dict[str, Any], list[tuple[SnapshotInfo, dict[str, torch.Tensor]]]] | None:
+    """The architecture, its model options and the (info, state) pairs of `snapshots.safetensors`.
 
-    None when the file is absent; CheckpointError naming the file when it cannot be read or does
-    not match its architecture (keys, shapes) or holds NaN or infinite values.
+    The states are as saved (float16), in step order. None when the file is absent; CheckpointError
+    naming the file when it cannot be read or does not match its architecture (keys, shapes) or
+    holds NaN or infinite values.
     """
     folder = Path(folder)
     file = folder / SNAPSHOTS
@@ -205,8 +260,16 @@ def read_snapshots(folder: str | Path) -> tuple[str, list[tuple[SnapshotInfo, di
     if config_file.is_file():
         checkpoint_arch = read_config(folder)["arch"]
         if checkpoint_arch != arch:
-            raise CheckpointError(f"{file}: holds snapshots of a {arch!r} model, but {config_file} is a {checkpoint_arch!r} checkpoint")
-    expected = ARCHITECTURES[arch]().state_dict()
+            raise CheckpointError(
+                f"{file}: holds snapshots of a {arch!r} model, "
+                f"but {config_file} is a {checkpoint_arch!r} checkpoint"
+            )
+    try:
+        options = json.loads(metadata.get("model", "{}"))
+    except (ValueError, RecursionError):
+        raise CheckpointError(f"{file}: its model options are not readable") from None
+    check_model_options(file, arch, options)
+    expected = make_model(arch, options).state_dict()
     snapshots = []
     for info in infos:
         prefix = info["name"] + "/"
@@ -221,7 +284,8 @@ def read_snapshots(folder: str | Path) -> tuple[str, list[tuple[SnapshotInfo, di
         for key, value in state.items():
             if value.shape != expected[key].shape:
                 raise CheckpointError(
-                    f"{file}: {prefix}{key} has shape {tuple(value.shape)}, the {arch!r} architecture expects {tuple(expected[key].shape)}"
+                    f"{file}: {prefix}{key} has shape {tuple(value.shape)}, "
+                    f"the {arch!r} architecture expects {tuple(expected[key].shape)}"
                 )
             if value.is_floating_point() and not torch.isfinite(value).all():
                 raise CheckpointError(f"{file}: {prefix}{key} holds NaN or infinite values")
@@ -230,10 +294,12 @@ def read_snapshots(folder: str | Path) -> tuple[str, list[tuple[SnapshotInfo, di
     stray = sorted(set(tensors) - listed)
     if stray:
         raise CheckpointError(f"{file}: tensors of no listed snapshot: {reprlib.repr(', '.join(stray))}")
-    return arch, sorted(snapshots, key=lambda s: s[0]["step"])
+    return arch, options, sorted(snapshots, key=lambda s: s[0]["step"])
 
 
-def load_snapshots(folder: str | Path, device: str | torch.device = "cpu") -> list[tuple[SnapshotInfo, nn.Module]]:
+def load_snapshots(
+    folder: str | Path, device: str | torch.device = "cpu"
+) -> list[tuple[SnapshotInfo, nn.Module]]:
     """How the model in `folder` learned: (info, float32 eval-mode model) per snapshot, in step order.
 
     `info` is {"name", "step", "epoch"} (epoch = step / steps per epoch); the final weights are
@@ -243,119 +309,12 @@ def load_snapshots(folder: str | Path, device: str | torch.device = "cpu") -> li
     read = read_snapshots(folder)
     if read is None:
         return []
-    arch, snapshots = read
+    arch, options, snapshots = read
     models = []
     for info, state in snapshots:
-        model = ARCHITECTURES[arch]()
-        model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
+        model = make_model(arch, options)
+        model.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True
+        )
         models.append((info, model.to(device).eval()))
     return models
-
-
-# ---- training state, for --resume -----------------------------------------------------------
-
-
-def save_training_state(
-    folder: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator, info: dict[str, Any]
-) -> None:
-    """Everything `--resume` needs, in one safetensors file written atomically.
-
-    The optimizer state is flattened to tensors (`optim.<param index>.<name>`) with its
-    hyperparameters in the metadata, because safetensors holds tensors and strings only. The
-    generator's device is recorded too: a CPU generator's state cannot continue on CUDA, nor the reverse.
-    """
-    tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    opt = optimizer.state_dict()
-    for index, param_state in opt["state"].items():
-        for name, value in param_state.items():
-            tensors[f"optim.{index}.{name}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    tensors["generator"] = generator.get_state().cpu()
-    metadata = {
-        "format_version": str(FORMAT_VERSION),
-        "arch": model.arch,
-        "generator_device": generator.device.type,
-        "param_groups": json.dumps(opt["param_groups"], default=float),  # a capturable optimizer keeps lr as a tensor
-        "info": json.dumps(info),
-    }
-    with atomic_path(Path(folder) / TRAINING_STATE) as tmp:
-        safetensors.torch.save_file(tensors, str(tmp), metadata=metadata)
-
-
-def read_training_info(folder: str | Path) -> dict[str, Any]:
-    """The saved run without its tensors: `info` (epoch, config, history) plus `arch` and `generator_device`.
-
-    Cheap (the metadata only), so a resume can be checked before any data is loaded.
-    """
-    file = Path(folder) / TRAINING_STATE
-    if not file.is_file():
-        raise CheckpointError(f"{file}: missing, so there is nothing to resume (train without --resume first)")
-    try:
-        with safetensors.safe_open(str(file), framework="pt") as f:
-            metadata = f.metadata() or {}
-            generator_bytes = f.get_slice("generator").get_shape()[0]
-        version = int(metadata.get("format_version", "1"))
-        info = json.loads(metadata["info"])
-        if not isinstance(info, dict) or not isinstance(info.get("config"), dict):
-            raise ValueError("no run settings in it")
-    except CheckpointError:
-        raise
-    except Exception as e:  # SafetensorError, KeyError, ValueError, RecursionError: not our file, or damaged
-        raise CheckpointError(f"{file}: not a readable training state ({_first_line(e)})") from None
-    check_format_version(file, version)
-    # States saved before the device was recorded: a CPU (Mersenne Twister) state has a fixed size.
-    cpu_bytes = torch.Generator().get_state().numel()
-    device = metadata.get("generator_device") or ("cpu" if generator_bytes == cpu_bytes else "cuda")
-    arch = metadata.get("arch") or info["config"].get("arch")
-    return info | {"arch": arch, "generator_device": device}
-
-
-def load_training_state(
-    folder: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
-) -> dict[str, Any]:
-    """Restore what save_training_state wrote; returns its `info` dict (as read_training_info does)."""
-    file = Path(folder) / TRAINING_STATE
-    info = read_training_info(folder)
-    if info["arch"] != model.arch:
-        raise CheckpointError(f"{file}: holds a {info['arch']!r} run, not {model.arch!r}")
-    if info["generator_device"] != generator.device.type:
-        raise CheckpointError(
-            f"{file}: the run's random generator ran on {info['generator_device']} and cannot continue on "
-            f"{generator.device.type}; resume it with --device {info['generator_device']}"
-        )
-    try:
-        with safetensors.safe_open(str(file), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-        param_groups = json.loads(metadata["param_groups"])
-    except Exception as e:
-        raise CheckpointError(f"{file}: not a readable training state ({_first_line(e)})") from None
-    model_state = {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
-    try:
-        model.load_state_dict(model_state, strict=True)
-    except RuntimeError:  # its message lists every tensor name: too long for one line
-        raise CheckpointError(f"{file}: its weights do not match the {model.arch!r} architecture") from None
-    state: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": param_groups})
-        _match_layouts(optimizer)
-        generator.set_state(tensors["generator"].to(torch.uint8))
-    except (RuntimeError, ValueError, KeyError) as e:
-        raise CheckpointError(f"{file}: its optimizer or generator state does not fit this run ({_first_line(e)})") from None
-    return info
-
-
-def _match_layouts(optimizer: torch.optim.Optimizer) -> None:
-    """Give each loaded moment the memory layout of its parameter (e.g. channels-last, dae.classifier).
-
-    The file holds plain contiguous tensors, and the fused Adam step did not do the right maths
-    for a channels-last weight whose moments are contiguous: a resumed classifier's weights drifted
-    from the uninterrupted run's by up to 0.02 within one epoch (identical with this fix).
-    """
-    for param, param_state in optimizer.state.items():
-        for key, value in param_state.items():
-            if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
-                param_state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

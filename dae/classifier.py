@@ -14,7 +14,7 @@ the digit's identity survived the noise and the model, which PSNR does not tell.
 No dropout: it would draw from torch's global random generator, which the training state does
 not keep, so `--resume` would no longer continue a run exactly (and a CUDA graph's warm-up steps
 would move that generator on). Measured without augmentation or dropout it still reaches the
-accuracy it needs (ARCH_DEFAULTS in dae/config.py).
+accuracy it needs (ARCH_DEFAULTS in dae/training/config.py).
 
 98,554 parameters (a 0.4 MB checkpoint). Made by `python train.py --arch classifier`.
 """
@@ -26,6 +26,7 @@ from huggingface_hub import PyTorchModelHubMixin
 from torch import Tensor, nn
 
 NUM_CLASSES = 10
+CLASSIFIER = "classifier"  # the architecture's name in config.json: trained on labels, not on noisy images
 
 
 def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
@@ -33,20 +34,28 @@ def conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
     return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
 
 
-class Classifier(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "classifier"]):
+class Classifier(
+    nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "classifier"]
+):
     """A small CNN: (m, 1, 28, 28) images in [0, 1] -> (m, 10) logits, one per digit."""
 
-    arch = "classifier"
+    arch = CLASSIFIER
 
     def __init__(self) -> None:
         super().__init__()
         self.features = nn.Sequential(
-            *conv_bn_relu(1, 16), nn.MaxPool2d(2),  # 28 -> 14
-            *conv_bn_relu(16, 32), nn.MaxPool2d(2),  # 14 -> 7
-            *conv_bn_relu(32, 64), nn.MaxPool2d(2),  # 7 -> 3
+            *conv_bn_relu(1, 16),
+            nn.MaxPool2d(2),  # 28 -> 14
+            *conv_bn_relu(16, 32),
+            nn.MaxPool2d(2),  # 14 -> 7
+            *conv_bn_relu(32, 64),
+            nn.MaxPool2d(2),  # 7 -> 3
         )
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 3 * 3, 128), nn.ReLU(inplace=True), nn.Linear(128, NUM_CLASSES),
+            nn.Flatten(),
+            nn.Linear(64 * 3 * 3, 128),
+            nn.ReLU(inplace=True),
+            nn.Linear(128, NUM_CLASSES),
         )
         # Channels-last weights: PyTorch's CPU convolutions and max-pool ran 1.6x faster in training
         # and 1.7x in inference here (2 cores, batch 128 / 1000; the same results). It sticks through

@@ -10,7 +10,8 @@ position · directions), which the decoder turns into a digit. A map records the
 weights it was made with, and the app refuses a map that belongs to other weights.
 
 Two directions keep only part of what the code holds (the file says how much: "explained"), so
-digits that are far apart in 256 dimensions can land near each other; the map is a view, not the space.
+digits that are far apart in 256 dimensions can land near each other; the map is a view, not the
+space.
 """
 
 from __future__ import annotations
@@ -50,12 +51,18 @@ class CodeMap:
         return (codes - self.mean) @ self.directions.T
 
     def lift(self, positions: Tensor) -> Tensor:
-        """(m, 2) positions -> (m, 256) codes: the PCA inverse (the part of the code the map does not show is the mean's)."""
+        """(m, 2) positions -> (m, 256) codes: the PCA inverse.
+
+        The part of the code the map does not show is the mean's.
+        """
         return self.mean + positions @ self.directions
 
 
 def fit(codes: Tensor, labels: Tensor) -> CodeMap:
-    """PCA of the codes: the two directions of largest variance, each signed so its largest loading is positive."""
+    """PCA of the codes: the two directions of largest variance.
+
+    Each is signed so that its largest loading is positive, so the same codes always give the same map.
+    """
     codes = codes.double()
     mean = codes.mean(0)
     _, s, vh = torch.linalg.svd(codes - mean, full_matrices=False)
@@ -63,7 +70,13 @@ def fit(codes: Tensor, labels: Tensor) -> CodeMap:
     signs = torch.sign(directions.gather(1, directions.abs().argmax(1, keepdim=True)))
     directions = directions * signs
     explained = float((s[:2] ** 2).sum() / (s**2).sum())
-    return CodeMap(mean.float(), directions.float(), ((codes - mean) @ directions.T).float(), labels.to(torch.uint8), explained)
+    return CodeMap(
+        mean.float(),
+        directions.float(),
+        ((codes - mean) @ directions.T).float(),
+        labels.to(torch.uint8),
+        explained,
+    )
 
 
 @torch.inference_mode()
@@ -75,10 +88,17 @@ def make(model: torch.nn.Module, clean: Tensor, labels: Tensor, batch_size: int 
 
 def save(code_map: CodeMap, folder: str | Path) -> Path:
     path = Path(folder) / CODE_MAP
-    tensors = {"mean": code_map.mean, "directions": code_map.directions, "points": code_map.points.half(), "labels": code_map.labels}
+    tensors = {
+        "mean": code_map.mean,
+        "directions": code_map.directions,
+        "points": code_map.points.half(),
+        "labels": code_map.labels,
+    }
     metadata = {"explained": json.dumps(code_map.explained), "weights_sha256": weights_digest(folder)}
     with atomic_path(path) as tmp:
-        safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        safetensors.torch.save_file(
+            {k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata
+        )
     return path
 
 
@@ -98,31 +118,48 @@ def load(folder: str | Path) -> CodeMap | None:
     except Exception as e:  # any damage: the app goes on without the map
         raise CheckpointError(f"{path}: not a readable code map ({e})") from None
     if metadata.get("weights_sha256") != weights_digest(folder):
-        raise CheckpointError(f"{path} was made with other weights than {Path(folder) / WEIGHTS}; "
-                              f"make it again: python -m dae.code_map --checkpoint {folder}")
-    if tensors["mean"].shape != (256,) or tensors["directions"].shape != (2, 256) or tensors["points"].shape != (len(tensors["labels"]), 2):
+        raise CheckpointError(
+            f"{path} was made with other weights than {Path(folder) / WEIGHTS}; "
+            f"make it again: python -m dae.code_map --checkpoint {folder}"
+        )
+    if (
+        tensors["mean"].shape != (256,)
+        or tensors["directions"].shape != (2, 256)
+        or tensors["points"].shape != (len(tensors["labels"]), 2)
+    ):
         raise CheckpointError(f"{path}: its tensors do not have a code map's shapes")
-    return CodeMap(tensors["mean"], tensors["directions"], tensors["points"].float(), tensors["labels"], explained)
+    return CodeMap(
+        tensors["mean"], tensors["directions"], tensors["points"].float(), tensors["labels"], explained
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     from .data import DataError, load_mnist, to_float
 
     p = argparse.ArgumentParser(prog="python -m dae.code_map", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", default="checkpoints/dae", help="the DAE's checkpoint folder; the map is written into it")
+    p.add_argument(
+        "--checkpoint",
+        default="checkpoints/dae",
+        help="the DAE's checkpoint folder; the map is written into it",
+    )
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
     args = p.parse_args(argv)
     try:
         model, config = load_model(args.checkpoint)
         if config["arch"] != "dae":
-            raise CheckpointError(f"{args.checkpoint}: a {config['arch']!r} checkpoint; the code map is the DAE's")
+            raise CheckpointError(
+                f"{args.checkpoint}: a {config['arch']!r} checkpoint; the code map is the DAE's"
+            )
         images, labels = load_mnist(args.data_dir, train=False)
     except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     code_map = make(model, to_float(images), labels)
     path = save(code_map, args.checkpoint)
-    print(f"wrote {path}: {len(code_map.points):,} test digits, the two directions hold {100 * code_map.explained:.1f} % of the codes' variance")
+    print(
+        f"wrote {path}: {len(code_map.points):,} test digits, "
+        f"the two directions hold {100 * code_map.explained:.1f} % of the codes' variance"
+    )
     return 0
 
 

@@ -3,12 +3,10 @@
 MNIST is small enough to live on the device as one (N, 28, 28) uint8 tensor per split, so a
 batch is a random index into it: no DataLoader, no per-sample Python, no host-to-device copy
 per step. The IDX files are read here directly (a 16-byte header, then the pixels), from the
-extracted files or straight from their .gz archives; torchvision is imported only to download
-missing files. Reading them ourselves is what lets a damaged file be named as corrupt (where
-torchvision says "not found" or raises a bare AssertionError), and it keeps torchvision's
-import out of every run that already has the data: `import torchvision.datasets` took 1.1 s
-after `import torch` alone (it loads torch._dynamo), 0.14 s once an Adam step had loaded that
-(2-core CPU); the app, which never runs Adam, pays the whole second.
+extracted files or straight from their .gz archives, so that a damaged file is named as corrupt
+(torchvision says "not found" or raises a bare AssertionError). torchvision is imported only to
+download missing files: its import alone took 1.1 s after `import torch`.
+(docs/performance.md)
 """
 
 from __future__ import annotations
@@ -46,20 +44,31 @@ def _help(root: Path) -> str:
 
 
 def _parse_idx(source: Path, data: bytes, magic: int, item_shape: tuple[int, ...]) -> Tensor:
-    """The items of an IDX file's bytes as a uint8 tensor, after checking header and size; DataError naming `source` if not."""
+    """The items of an IDX file's bytes as a uint8 tensor, after checking header and size.
+
+    A DataError naming `source` when they are not MNIST's, so the message says which file to replace.
+    """
     ndim = 1 + len(item_shape)
     header = data[: 4 + 4 * ndim]
     what = "images" if magic == IMAGE_MAGIC else "labels"
     if len(header) < 4 + 4 * ndim or int.from_bytes(header[:4], "big") != magic:
-        raise DataError(f"{source} is corrupt: not an IDX file of MNIST {what} (it starts with {header[:4].hex(' ') or 'nothing'}, "
-                        f"expected {magic.to_bytes(4, 'big').hex(' ')}); {FIX}")
+        raise DataError(
+            f"{source} is corrupt: not an IDX file of MNIST {what} "
+            f"(it starts with {header[:4].hex(' ') or 'nothing'}, "
+            f"expected {magic.to_bytes(4, 'big').hex(' ')}); {FIX}"
+        )
     dims = [int.from_bytes(header[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     if tuple(dims[1:]) != item_shape:
-        raise DataError(f"{source} is corrupt: it holds {' x '.join(map(str, dims[1:]))} {what}, MNIST's are {' x '.join(map(str, item_shape))}; {FIX}")
+        raise DataError(
+            f"{source} is corrupt: it holds {' x '.join(map(str, dims[1:]))} {what}, "
+            f"MNIST's are {' x '.join(map(str, item_shape))}; {FIX}"
+        )
     expected = len(header) + dims[0] * math.prod(item_shape)
     if len(data) != expected:
-        raise DataError(f"{source} is corrupt: {len(data):,} bytes where its header ({dims[0]:,} {what}) needs {expected:,} "
-                        f"({'truncated' if len(data) < expected else 'trailing bytes'}); {FIX}")
+        raise DataError(
+            f"{source} is corrupt: {len(data):,} bytes where its header ({dims[0]:,} {what}) "
+            f"needs {expected:,} ({'truncated' if len(data) < expected else 'trailing bytes'}); {FIX}"
+        )
     return torch.from_numpy(np.frombuffer(data, np.uint8, offset=len(header)).reshape(dims).copy())
 
 
@@ -84,10 +93,16 @@ def _read_split(raw: Path, train: bool) -> tuple[Tensor, Tensor] | None:
     if images is None or labels is None:
         return None
     if len(images) != len(labels):
-        raise DataError(f"{raw / images_name} holds {len(images):,} images but {raw / labels_name} holds {len(labels):,} labels: "
-                        "one of them is corrupt or from another data set")
+        raise DataError(
+            f"{raw / images_name} holds {len(images):,} images "
+            f"but {raw / labels_name} holds {len(labels):,} labels: "
+            "one of them is corrupt or from another data set"
+        )
     if len(labels) and labels.max() > 9:
-        raise DataError(f"{raw / labels_name} is corrupt: it holds labels outside 0-9; delete it or replace it with the original")
+        raise DataError(
+            f"{raw / labels_name} is corrupt: it holds labels outside 0-9; "
+            "delete it or replace it with the original"
+        )
     return images, labels.long()
 
 
@@ -113,7 +128,9 @@ def load_mnist(root: str | Path, train: bool = True, download: bool = True) -> t
             _download(root, train)
         except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, ... offline
             why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise DataError(f"{what} could not be found or downloaded in {root} ({why}).\n{_help(root)}") from None
+            raise DataError(
+                f"{what} could not be found or downloaded in {root} ({why}).\n{_help(root)}"
+            ) from None
         split = _read_split(raw, train)
     if split is None:
         raise DataError(f"{what} could not be found in {root}.\n{_help(root)}")
@@ -125,8 +142,9 @@ def to_float(images: Tensor) -> Tensor:
     return images.unsqueeze(1).float().div_(255.0)
 
 
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator | None = None,
-                     device: torch.device | str = "cpu") -> tuple[Tensor, ...]:
+def shuffled_batches(
+    n: int, batch_size: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+) -> tuple[Tensor, ...]:
     """One epoch of shuffled index batches into a device-resident split, drawn on that device.
 
     The last batch is smaller when the batch size does not divide the split (as a DataLoader

@@ -1,6 +1,8 @@
-"""Evaluation on the MNIST test set: PSNR, MSE, SSIM and recognition per noise level, against classical denoisers.
+"""Evaluation on the MNIST test set: PSNR, MSE, SSIM and recognition per noise level, against
+classical denoisers.
 
-    python -m dae.evaluate --checkpoint checkpoints/dae checkpoints/unet --accuracy-figure checkpoints/dae/accuracy.png
+    python -m dae.evaluate --checkpoint checkpoints/dae checkpoints/unet \
+        --accuracy-figure checkpoints/dae/accuracy.png
 
 Every level uses its own fixed noise seed, so every model and baseline sees exactly the same
 noisy images, and two runs give the same table. The classical columns show what the network
@@ -20,16 +22,16 @@ import multiprocessing
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import metrics
+from .baselines import BASELINES
+from .classifier import CLASSIFIER
 from .noise import NOISE_KINDS, add_noise
 
 NOISE_LEVELS: dict[str, tuple[float, ...]] = {
@@ -40,7 +42,6 @@ NOISE_LEVELS: dict[str, tuple[float, ...]] = {
 SAMPLE_SETTINGS = (("gaussian", (0.3, 0.5, 0.8)), ("mask", (0.3, 0.5, 0.8)))  # the panels of samples.png
 NOISE_SEED = 1234
 DEFAULT_CLASSIFIER = "checkpoints/classifier"  # the judge of recognition, when it is there
-CLASSIFIER = "classifier"  # its architecture's name (dae.classifier.Classifier.arch)
 
 
 def level_seed(kind: str, level: float, seed: int = NOISE_SEED) -> int:
@@ -53,56 +54,14 @@ def noisy_test_set(clean: Tensor, kind: str, level: float, seed: int = NOISE_SEE
     return add_noise(clean.cpu(), kind, level, level_seed(kind, level, seed)).to(clean.device)
 
 
-# ---- classical denoisers, batched over (m, 1, 28, 28) -----------------------------------------
-# Each takes (noisy, clean, pool): only the oracle non-local means looks at the clean images (to
-# set its strength), and only it uses the process pool.
-
-
-# A selection network for the median of 9 (Paeth's, as in Devillard's opt_med9): each pair becomes
-# (min, max). Exact, and on (21, 1, 28, 28) 14 times as fast as unfold + median (0.17 vs 2.3 ms).
-MEDIAN9_PAIRS = ((1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3),
-                 (5, 8), (4, 7), (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2))
-
-
-def median9(values: list[Tensor]) -> Tensor:
-    """The element-wise median of nine same-shaped tensors."""
-    v = list(values)
-    for a, b in MEDIAN9_PAIRS:
-        v[a], v[b] = torch.minimum(v[a], v[b]), torch.maximum(v[a], v[b])
-    return v[4]
-
-
-def median3(x: Tensor, clean: Tensor | None = None, pool: Executor | None = None) -> Tensor:
-    """3 x 3 median filter, the border replicated."""
-    h, w = x.shape[-2:]
-    padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
-    return median9([padded[..., i:i + h, j:j + w] for i in range(3) for j in range(3)])
-
-
-def gaussian_blur(x: Tensor, clean: Tensor | None = None, pool: Executor | None = None, sigma: float = 1.0) -> Tensor:
-    from torchvision.transforms.v2.functional import gaussian_blur as blur
-
-    return blur(x, kernel_size=5, sigma=sigma)
-
-
-def _nl_means_one(args: tuple[np.ndarray, float]) -> np.ndarray:
-    from skimage.restoration import denoise_nl_means
-
-    image, h = args
-    return denoise_nl_means(image, h=h, patch_size=3, patch_distance=5, fast_mode=True)
-
-
-def nl_means(noisy: Tensor, clean: Tensor, pool: Executor | None = None) -> Tensor:
-    h = 0.8 * metrics.mse(noisy, clean).sqrt().clamp(min=1e-3)
-    jobs = [(img[0].numpy(), float(hi)) for img, hi in zip(noisy.cpu(), h.cpu())]
-    results = pool.map(_nl_means_one, jobs, chunksize=256) if pool else map(_nl_means_one, jobs)
-    return torch.from_numpy(np.stack(list(results))).unsqueeze(1).float().to(noisy.device)
-
-
-Baseline = Callable[[Tensor, Tensor, "Executor | None"], Tensor]
-BASELINES: dict[str, Baseline] = {"median3": median3, "gaussian_blur": gaussian_blur, "nl_means": nl_means}
-COLUMN_TITLES = {"noisy": "noisy input", "dae": "DAE", "unet": "U-Net", "median3": "median 3×3",
-                 "gaussian_blur": "Gaussian blur", "nl_means": "non-local means"}
+COLUMN_TITLES = {
+    "noisy": "noisy input",
+    "dae": "DAE",
+    "unet": "U-Net",
+    "median3": "median 3×3",
+    "gaussian_blur": "Gaussian blur",
+    "nl_means": "non-local means",
+}
 
 
 # ---- the evaluation loop ---------------------------------------------------------------------
@@ -125,7 +84,8 @@ def _scores(out: Tensor, clean: Tensor) -> dict[str, float]:
 
 
 def _wins(challenger: Tensor, reference: Tensor, clean: Tensor) -> dict[str, float]:
-    """Digit by digit: the share of images where the challenger's PSNR is at least the reference's, and the mean gain."""
+    """Digit by digit: the share of images where the challenger's PSNR is at least the reference's, and
+    the mean gain (a mean over images can hide a model that is better on most digits, or worse)."""
     gain = metrics.psnr(challenger, clean) - metrics.psnr(reference, clean)
     return {"share": (gain >= 0).float().mean().item(), "mean_gain_db": gain.mean().item()}
 
@@ -161,14 +121,24 @@ def evaluate(
                 outputs |= {name: reconstruct(model, noisy) for name, model in models.items()}
                 if baselines:
                     outputs |= {name: baseline(noisy, clean, pool) for name, baseline in BASELINES.items()}
-                row = {"noise": kind, "level": level, "scores": {k: _scores(v, clean) for k, v in outputs.items()}}
+                row = {
+                    "noise": kind,
+                    "level": level,
+                    "scores": {k: _scores(v, clean) for k, v in outputs.items()},
+                }
                 if classifier is not None:
                     row["accuracy"] = {k: accuracy(classifier, v, labels) for k, v in outputs.items()}
                 if len(names) > 1:
-                    row["wins"] = {f"{name} vs {names[0]}": _wins(outputs[name], outputs[names[0]], clean) for name in names[1:]}
+                    row["wins"] = {
+                        f"{name} vs {names[0]}": _wins(outputs[name], outputs[names[0]], clean)
+                        for name in names[1:]
+                    }
                 rows.append(row)
                 if progress:
-                    progress(f"{kind} {level}: " + ", ".join(f"{k} {s['psnr']:.2f}" for k, s in row["scores"].items()))
+                    progress(
+                        f"{kind} {level}: "
+                        + ", ".join(f"{k} {s['psnr']:.2f}" for k, s in row["scores"].items())
+                    )
     finally:
         if pool:
             pool.shutdown()
@@ -177,7 +147,8 @@ def evaluate(
 
 @torch.inference_mode()
 def sample_panels(models: dict[str, nn.Module], clean: Tensor) -> list[tuple[str, dict[str, Tensor]]]:
-    """What samples.png shows: per SAMPLE_SETTINGS level, the clean digits, their noisy versions and each model's output."""
+    """What samples.png shows: per SAMPLE_SETTINGS level, the clean digits, their noisy versions and
+    each model's output."""
     panels = []
     for kind, kind_levels in SAMPLE_SETTINGS:
         for level in kind_levels:
@@ -192,7 +163,7 @@ def sample_panels(models: dict[str, nn.Module], clean: Tensor) -> list[tuple[str
 
 
 def predicted_digits(classifier: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
-    """The classifier's digit for each image (the largest logit; the first of equal ones), on `images`' device."""
+    """The classifier's digit per image (the largest logit; the first of equal ones), on their device."""
     return reconstruct(classifier, images, batch_size).argmax(1)
 
 
@@ -201,10 +172,13 @@ def accuracy(classifier: nn.Module, images: Tensor, labels: Tensor) -> float:
     return (predicted_digits(classifier, images) == labels.to(images.device)).float().mean().item()
 
 
-def clean_accuracy(models: dict[str, nn.Module], classifier: nn.Module, clean: Tensor, labels: Tensor) -> dict[str, float]:
+def clean_accuracy(
+    models: dict[str, nn.Module], classifier: nn.Module, clean: Tensor, labels: Tensor
+) -> dict[str, float]:
     """Accuracy on the clean test digits ("clean") and on each model's reconstruction of them (no noise)."""
     return {"clean": accuracy(classifier, clean, labels)} | {
-        name: accuracy(classifier, reconstruct(model, clean), labels) for name, model in models.items()}
+        name: accuracy(classifier, reconstruct(model, clean), labels) for name, model in models.items()
+    }
 
 
 def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
@@ -224,18 +198,35 @@ def markdown_table(rows: list[dict[str, Any]], metric: str = "psnr") -> str:
 
 def accuracy_table(rows: list[dict[str, Any]], clean: dict[str, float] | None = None) -> str:
     """The classifier's accuracy (%) per level and column, best in bold; first, with `clean`, the
-    noise-free row: the clean digits themselves (under "noisy input") and each model's reconstruction of them."""
+    noise-free row: the clean digits themselves (under "noisy input") and each model's reconstruction
+    of them."""
     columns = list(rows[0]["accuracy"])
     header = "| noise | level | " + " | ".join(COLUMN_TITLES.get(c, c) for c in columns) + " |"
-    lines = ["Recognition: the classifier's accuracy (%) on each column's images, against the true labels\n", header,
-             "|" + "---|" * (len(columns) + 2)]
+    lines = [
+        "Recognition: the classifier's accuracy (%) on each column's images, against the true labels\n",
+        header,
+        "|" + "---|" * (len(columns) + 2),
+    ]
     table = [(row["noise"], f"{row['level']:g}", row["accuracy"]) for row in rows]
     if clean:
-        table.insert(0, ("none (clean digits)", "0", {"noisy": clean["clean"], **{k: v for k, v in clean.items() if k != "clean"}}))
+        table.insert(
+            0,
+            (
+                "none (clean digits)",
+                "0",
+                {"noisy": clean["clean"], **{k: v for k, v in clean.items() if k != "clean"}},
+            ),
+        )
     for noise, level, values in table:
         best = max(values.values())
-        cells = ["–" if c not in values else f"**{100 * values[c]:.2f}**" if values[c] == best else f"{100 * values[c]:.2f}"
-                 for c in columns]
+        cells = [
+            "–"
+            if c not in values
+            else f"**{100 * values[c]:.2f}**"
+            if values[c] == best
+            else f"{100 * values[c]:.2f}"
+            for c in columns
+        ]
         lines.append(f"| {noise} | {level} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -257,27 +248,54 @@ def main(argv: list[str] | None = None) -> int:
     from .files import write_json
 
     p = argparse.ArgumentParser(prog="python -m dae.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", nargs="+", default=["checkpoints/dae"],
-                   help="one or more checkpoint folders; later ones are compared digit by digit with the first")
+    p.add_argument(
+        "--checkpoint",
+        nargs="+",
+        default=["checkpoints/dae"],
+        help="one or more checkpoint folders; later ones are compared digit by digit with the first",
+    )
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--no-baselines", action="store_true", help="skip the classical denoisers (much faster)")
-    p.add_argument("--json", default=None, help="where to write the results (default: <first checkpoint>/evaluation.json)")
+    p.add_argument(
+        "--json",
+        default=None,
+        help="where to write the results (default: <first checkpoint>/evaluation.json)",
+    )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--figure", default=None, help="also draw the models side by side on the same noisy test digits (PNG)")
-    p.add_argument("--classifier", default=None, metavar="DIR",
-                   help=f"the digit classifier that scores recognition (default: {DEFAULT_CLASSIFIER} when it exists, else none)")
+    p.add_argument(
+        "--figure", default=None, help="also draw the models side by side on the same noisy test digits (PNG)"
+    )
+    p.add_argument(
+        "--classifier",
+        default=None,
+        metavar="DIR",
+        help="the digit classifier that scores recognition "
+        f"(default: {DEFAULT_CLASSIFIER} when it exists, else none)",
+    )
     p.add_argument("--no-classifier", action="store_true", help="skip the recognition scores")
-    p.add_argument("--accuracy-figure", default=None, metavar="PATH",
-                   help="also draw the accuracy against the strength, a panel per noise kind (PNG)")
+    p.add_argument(
+        "--accuracy-figure",
+        default=None,
+        metavar="PATH",
+        help="also draw the accuracy against the strength, a panel per noise kind (PNG)",
+    )
     args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         p.error("--limit must be at least 1")
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: no CUDA GPU is available on this machine")
-    classifier_dir = None if args.no_classifier else args.classifier or (DEFAULT_CLASSIFIER if Path(DEFAULT_CLASSIFIER).is_dir() else None)
+    classifier_dir = (
+        None
+        if args.no_classifier
+        else args.classifier or (DEFAULT_CLASSIFIER if Path(DEFAULT_CLASSIFIER).is_dir() else None)
+    )
     if classifier_dir is None:
-        why = "--no-classifier" if args.no_classifier else f"none in {DEFAULT_CLASSIFIER}; python train.py --arch classifier makes it"
+        why = (
+            "--no-classifier"
+            if args.no_classifier
+            else f"none in {DEFAULT_CLASSIFIER}; python train.py --arch classifier makes it"
+        )
         print(f"no classifier ({why}): recognition not scored", file=sys.stderr)
         if args.accuracy_figure:
             p.error("--accuracy-figure needs a classifier (--classifier DIR)")
@@ -286,13 +304,18 @@ def main(argv: list[str] | None = None) -> int:
         for ckpt in args.checkpoint:
             model, config = load_model(ckpt, args.device)
             if config["arch"] == CLASSIFIER:
-                raise CheckpointError(f"{ckpt}: the digit classifier, not a denoiser (pass it as --classifier {ckpt})")
+                raise CheckpointError(
+                    f"{ckpt}: the digit classifier, not a denoiser (pass it as --classifier {ckpt})"
+                )
             models[config["arch"] if config["arch"] not in models else Path(ckpt).name] = model
         classifier = None
         if classifier_dir is not None:
             classifier, config = load_model(classifier_dir, args.device)
             if config["arch"] != CLASSIFIER:
-                raise CheckpointError(f"--classifier {classifier_dir}: a {config['arch']!r} checkpoint, not the digit classifier")
+                raise CheckpointError(
+                    f"--classifier {classifier_dir}: a {config['arch']!r} checkpoint, "
+                    "not the digit classifier"
+                )
         images, labels = load_mnist(args.data_dir, train=False)
     except (CheckpointError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -300,12 +323,23 @@ def main(argv: list[str] | None = None) -> int:
     clean = to_float(images[: args.limit]).to(args.device)
     labels = labels[: args.limit].to(args.device) if classifier is not None else None
     start = time.perf_counter()
-    rows = evaluate(models, clean, baselines=not args.no_baselines, progress=lambda s: print(s, file=sys.stderr),
-                    classifier=classifier, labels=labels)
+    rows = evaluate(
+        models,
+        clean,
+        baselines=not args.no_baselines,
+        progress=lambda s: print(s, file=sys.stderr),
+        classifier=classifier,
+        labels=labels,
+    )
     recognised = clean_accuracy(models, classifier, clean, labels) if classifier is not None else None
     seconds = time.perf_counter() - start
-    print(markdown_table(rows, "psnr") + "\n\n" + markdown_table(rows, "ssim") + ("\n\n" + wins_table(rows) if len(models) > 1 else "")
-          + ("\n\n" + accuracy_table(rows, recognised) if recognised is not None else ""))
+    print(
+        markdown_table(rows, "psnr")
+        + "\n\n"
+        + markdown_table(rows, "ssim")
+        + ("\n\n" + wins_table(rows) if len(models) > 1 else "")
+        + ("\n\n" + accuracy_table(rows, recognised) if recognised is not None else "")
+    )
     print(f"\n{len(clean)} test images, {seconds:.1f} s", file=sys.stderr)
     if args.figure:
         from .plots import samples_plot
@@ -316,14 +350,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.accuracy_figure:
         from .plots import accuracy_plot
 
-        accuracy_plot(Path(args.accuracy_figure), rows, {k: COLUMN_TITLES.get(k, k) for k in rows[0]["accuracy"]}, recognised,
-                      f"Recognition of the {len(clean):,} test digits by the classifier")
+        accuracy_plot(
+            Path(args.accuracy_figure),
+            rows,
+            {k: COLUMN_TITLES.get(k, k) for k in rows[0]["accuracy"]},
+            recognised,
+            f"Recognition of the {len(clean):,} test digits by the classifier",
+        )
         print(f"wrote {args.accuracy_figure}", file=sys.stderr)
     out = Path(args.json) if args.json else Path(args.checkpoint[0]) / "evaluation.json"
-    recognition = {} if classifier is None else {"classifier": str(classifier_dir), "clean_accuracy": recognised}
-    write_json(out, {"checkpoints": args.checkpoint, "test_images": len(clean), "noise_seed": NOISE_SEED,
-                     "baselines": not args.no_baselines, "ssim": metrics.SSIM_DEFINITION, **recognition,
-                     "seconds": round(seconds, 2), "rows": rows})
+    recognition = (
+        {} if classifier is None else {"classifier": str(classifier_dir), "clean_accuracy": recognised}
+    )
+    write_json(
+        out,
+        {
+            "checkpoints": args.checkpoint,
+            "test_images": len(clean),
+            "noise_seed": NOISE_SEED,
+            "baselines": not args.no_baselines,
+            "ssim": metrics.SSIM_DEFINITION,
+            **recognition,
+            "seconds": round(seconds, 2),
+            "rows": rows,
+        },
+    )
     print(f"wrote {out}", file=sys.stderr)
     return 0
 

@@ -14,7 +14,8 @@ from torch import Tensor
 MAX_PSNR = 100.0
 # Which SSIM: there are several in use, and they differ by a few hundredths on these small images.
 SSIM_DEFINITION = (
-    "scikit-image's default: 7×7 uniform window, sample covariances, K1 0.01, K2 0.03 (not Wang et al.'s 11×11 Gaussian window)"
+    "scikit-image's default: 7×7 uniform window, sample covariances, K1 0.01, K2 0.03 "
+    "(not Wang et al.'s 11×11 Gaussian window)"
 )
 
 
@@ -33,6 +34,7 @@ def _window_mean(t: Tensor, win_size: int) -> Tensor:
     Written as band-matrix products, B @ t @ Bᵀ, which BLAS runs several times faster than
     avg_pool2d for small images.
     """
+
     def band(n: int) -> Tensor:  # row i averages columns i .. i + win_size - 1
         d = torch.arange(n, device=t.device) - torch.arange(n - win_size + 1, device=t.device)[:, None]
         return ((d >= 0) & (d < win_size)).to(t.dtype) / win_size

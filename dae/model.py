@@ -36,10 +36,9 @@ MNIST_MEAN = 0.1307  # mean pixel of the 60,000 training digits (tests check it 
 class MatmulConv2d(nn.Conv2d):
     """A Conv2d computed as unfold + one matrix product: the same sums, in another order.
 
-    Used for conv1 only. With a single input channel, PyTorch's CPU convolution (oneDNN) spends
-    far longer in the weight-gradient pass than the arithmetic needs; unfold + matmul measured
-    about 2.5x faster forward + backward for a batch of 64 on a 2-core CPU (docs/training.md, on what was
-    measured on the CPU).
+    Used for conv1 only: with one input channel, PyTorch's CPU convolution (oneDNN) is slow in the
+    weight-gradient pass, and unfold + matmul ran about 2.5x faster forward + backward.
+    (docs/training.md)
     It is still an nn.Conv2d: same parameters, checkpoint keys and hooks.
     """
 
@@ -69,7 +68,13 @@ def he_init_(layer: nn.Conv2d | nn.ConvTranspose2d | nn.Linear, relu_after: bool
     layer.bias.zero_()
 
 
-class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "denoising-autoencoder"]):
+class DAE(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="dae",
+    repo_url=None,
+    tags=["mnist", "denoising-autoencoder"],
+):
     """The specified convolutional denoising autoencoder.
 
     The linear layers: `l1` has no activation, so the 256-d code is an unconstrained real
@@ -82,13 +87,14 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
 
     arch = "dae"
 
-    def __init__(self) -> None:
+    def __init__(self, code_size: int = LATENT_DIM) -> None:
         super().__init__()
+        self.code_size = code_size
         self.conv1 = MatmulConv2d(1, 16, 3, stride=2, padding=2)
         self.conv2 = nn.Conv2d(16, 32, 3, stride=2, padding=1)
         self.conv3 = nn.Conv2d(32, 64, 3, stride=2, padding=1)
-        self.l1 = nn.Linear(1024, LATENT_DIM)
-        self.l2 = nn.Linear(LATENT_DIM, 1024)
+        self.l1 = nn.Linear(1024, code_size)
+        self.l2 = nn.Linear(code_size, 1024)
         self.conv4 = nn.ConvTranspose2d(64, 32, 3, stride=3, padding=2)
         self.conv5 = nn.ConvTranspose2d(32, 16, 3, stride=3, padding=4)
         self.conv6 = nn.ConvTranspose2d(16, 1, 3, stride=2, padding=3, output_padding=1)
@@ -98,35 +104,40 @@ class DAE(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, ta
     def init_weights(self) -> None:
         """He initialisation with each layer's true fan-in, and an output that starts at the mean digit.
 
-        PyTorch's default (uniform, variance 1/(3 fan_in)) is meant for no activation; behind
-        ReLUs it shrinks the signal layer by layer, and ConvTranspose2d takes its fan-in from the
-        wrong weight axis: with stride = kernel (conv4, conv5) each output pixel sees exactly one
-        input position, so its fan-in is in_channels, not out_channels * 9. At that default the
-        untrained output hardly depends on the input (its logits differ by about 1e-4 from one
-        test digit to another), every pixel starts near 0.5 while 82 % of MNIST pixels are 0,
-        and much of the first epoch goes on learning the background. Here each
-        weight has variance gain / fan_in (gain 2 before a ReLU, 1 before none or the sigmoid),
-        biases start at 0, and conv6's bias at logit(mean pixel). Measured (docs/training.md, Initialisation): test
-        loss after one epoch 0.0183 instead of 0.0255, and about +0.2 dB at the end of training.
+        PyTorch's default (uniform, variance 1/(3 fan_in)) shrinks the signal behind ReLUs and takes
+        ConvTranspose2d's fan-in from the wrong weight axis, so the untrained output hardly depends on
+        the input. Here each weight has variance gain / fan_in (gain 2 before a ReLU, 1 before none or
+        the sigmoid), biases start at 0, and conv6's bias at logit(mean pixel): the test loss after one
+        epoch is 0.0183 instead of 0.0255, and the end of training about +0.2 dB.
+        (docs/training.md)
         """
-        relu_after = {"conv1": True, "conv2": True, "conv3": True, "l1": False, "l2": True, "conv4": True, "conv5": True, "conv6": False}
+        relu_after = {
+            "conv1": True,
+            "conv2": True,
+            "conv3": True,
+            "l1": False,
+            "l2": True,
+            "conv4": True,
+            "conv5": True,
+            "conv6": False,
+        }
         for name, relu in relu_after.items():
             he_init_(getattr(self, name), relu)
         self.conv6.bias.fill_(math.log(MNIST_MEAN / (1 - MNIST_MEAN)))
 
     def encode(self, x: Tensor) -> Tensor:
-        """(m, 1, 28, 28) images in [0, 1] -> (m, 256) codes."""
-        x = F.relu(self.conv1(x))
-        x = F.relu(self.conv2(x))
-        x = F.relu(self.conv3(x))
-        return self.l1(x.flatten(1))
+        """(m, 1, 28, 28) images in [0, 1] -> (m, code_size) codes (256 in the specification)."""
+        x = F.relu(self.conv1(x))  # (m, 16, 15, 15)
+        x = F.relu(self.conv2(x))  # (m, 32, 8, 8)
+        x = F.relu(self.conv3(x))  # (m, 64, 4, 4)
+        return self.l1(x.flatten(1))  # (m, 1024) -> (m, code_size)
 
     def decode(self, z: Tensor) -> Tensor:
-        """(m, 256) codes -> (m, 1, 28, 28) images in (0, 1)."""
-        x = F.relu(self.l2(z)).view(-1, 64, 4, 4)
-        x = F.relu(self.conv4(x))
-        x = F.relu(self.conv5(x))
-        return torch.sigmoid(self.conv6(x))
+        """(m, code_size) codes -> (m, 1, 28, 28) images in (0, 1)."""
+        x = F.relu(self.l2(z)).view(-1, 64, 4, 4)  # (m, 1024) -> (m, 64, 4, 4)
+        x = F.relu(self.conv4(x))  # (m, 32, 8, 8)
+        x = F.relu(self.conv5(x))  # (m, 16, 16, 16)
+        return torch.sigmoid(self.conv6(x))  # (m, 1, 28, 28)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.decode(self.encode(x))
@@ -144,9 +155,9 @@ class GlobalContext(nn.Module):
     squeezes the 4 x 4 map into one code and paints a map back from it. Its last layer starts at
     zero, so the block starts as the identity.
 
-    In the committed checkpoints/unet the block went unused: after its ReLU, `l1`'s 256 outputs are
-    below 1e-37 for all 10,000 test digits, clean and at each noise kind's middle and top strength,
-    so it adds the same map to every digit, and the skip paths carry the task.
+    In the committed checkpoints/unet the block went unused: its code is 0 for every test digit, so it
+    adds the same map to every digit, and the skip paths carry the task.
+    (docs/training.md)
     """
 
     def __init__(self, channels: int, squeezed: int = 32, code: int = 256) -> None:
@@ -162,7 +173,9 @@ class GlobalContext(nn.Module):
         return x + context
 
 
-class UNet(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "denoising", "unet"]):
+class UNet(
+    nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, tags=["mnist", "denoising", "unet"]
+):
     """A small residual U-Net with a global bottleneck: the stronger denoiser the app compares the DAE with.
 
     Not part of the specification. It differs from `DAE` exactly where the DAE's quality is
@@ -218,17 +231,11 @@ class UNet(nn.Module, PyTorchModelHubMixin, library_name="dae", repo_url=None, t
         self.context.expand.weight.zero_()
 
     def forward(self, x: Tensor) -> Tensor:
-        e1 = self.enc1(x)
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
-        m = self.context(self.mid(e3))
-        d3 = self.dec3(torch.cat([self.up3(m), e3], dim=1))
-        d2 = self.dec2(torch.cat([self.up2(d3), e2], dim=1))
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))
-        return (x + self.out(d1)).clamp(0.0, 1.0)
-
-
-from .classifier import Classifier  # noqa: E402  (it needs nothing from this module)
-
-# Every architecture a checkpoint folder may hold: the two denoisers and the digit classifier that judges them.
-ARCHITECTURES: dict[str, type[nn.Module]] = {"dae": DAE, "unet": UNet, "classifier": Classifier}
+        e1 = self.enc1(x)  # (m, 16, 28, 28)
+        e2 = self.enc2(e1)  # (m, 32, 14, 14)
+        e3 = self.enc3(e2)  # (m, 64, 7, 7)
+        m = self.context(self.mid(e3))  # (m, 128, 4, 4)
+        d3 = self.dec3(torch.cat([self.up3(m), e3], dim=1))  # (m, 64 + 64, 7, 7) -> (m, 64, 7, 7)
+        d2 = self.dec2(torch.cat([self.up2(d3), e2], dim=1))  # (m, 32 + 32, 14, 14) -> (m, 32, 14, 14)
+        d1 = self.dec1(torch.cat([self.up1(d2), e1], dim=1))  # (m, 16 + 16, 28, 28) -> (m, 16, 28, 28)
+        return (x + self.out(d1)).clamp(0.0, 1.0)  # (m, 1, 28, 28)

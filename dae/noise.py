@@ -128,6 +128,4 @@ def blind_noise(x: Tensor, generator: Seed = None) -> Tensor:
     s = _per_sample(strength, x)
     k = kind_index.view_as(s)
     n, u = _randn(x, g), _rand(x, g)
-    return torch.where(
-        k == 0, _gaussian(x, s, n), torch.where(k == 1, _mask(x, s, u), _salt_pepper(x, s, u))
-    )
+    return torch.where(k == 0, _gaussian(x, s, n), torch.where(k == 1, _mask(x, s, u), _salt_pepper(x, s, u)))

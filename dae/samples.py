@@ -54,12 +54,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     rng = np.random.default_rng(args.seed)
-    indices = [sorted(rng.choice(np.flatnonzero(labels.numpy() == c), PER_CLASS, replace=False).tolist()) for c in range(10)]
+    indices = [
+        sorted(rng.choice(np.flatnonzero(labels.numpy() == c), PER_CLASS, replace=False).tolist())
+        for c in range(10)
+    ]
     grid = images[np.array(indices)].numpy()  # (10, PER_CLASS, 28, 28)
     grid = grid.transpose(0, 2, 1, 3).reshape(10 * 28, PER_CLASS * 28)
     with atomic_path(SAMPLES_PNG) as tmp:
         Image.fromarray(grid).save(tmp, format="png", optimize=True)
-    write_json(SAMPLES_JSON, {"source": "MNIST test set (t10k)", "rows": "digit class 0-9", "test_indices": indices})
+    write_json(
+        SAMPLES_JSON, {"source": "MNIST test set (t10k)", "rows": "digit class 0-9", "test_indices": indices}
+    )
     print(f"wrote {SAMPLES_PNG} and {SAMPLES_JSON}")
     return 0
 

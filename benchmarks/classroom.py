@@ -1,0 +1,197 @@
+"""A class on one server: N simulated students drawing at once, against `python app.py` on loopback.
+
+    python -m benchmarks.classroom --students 1 10 30 [--seconds 30]
+
+Each student is one page, and does what a student drawing digits does, in a loop:
+  1. draws for 2 s: a live `render` request (POST /dae/render, live: true) with the canvas as it
+     grows (a stroke's PNG frames, the size the page sends), the next one sent as soon as the
+     previous answer arrives (one in flight, as the page does); an answer saying "busy" is asked
+     again after the `wait` it names;
+  2. lifts the pen: one request with live: false and the quality curve open (what the page sends
+     on pen-up); the time from sending it to its answer is the pen-up latency;
+  3. pauses 1 s.
+Students start at random moments within the first 3 s. All of them run as coroutines of one
+process on the same machine as the server (a load generator in the same run, as a class's
+laptops are not, so the figures are a lower bound for the server).
+
+Printed per run: live updates per second per student while drawing (median, worst tenth),
+pen-up latency (median, p90), failures (an HTTP error, a timeout or an answer without the results),
+the server's RSS before, at its peak and 30 s after the phase, and the CPU time the generator and
+the server used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import random
+import statistics
+import time
+import uuid
+
+import httpx
+import numpy as np
+import psutil
+from PIL import Image, ImageDraw
+
+from tools.loadgen import app_server
+
+DRAW_SECONDS, PAUSE_SECONDS = 2.0, 1.0
+
+
+def stroke_frames(count: int = 40, side: int = 320) -> list[str]:
+    """A '2' drawn stroke by stroke on a transparent canvas, as PNG data URLs of its growing frames."""
+    t = np.linspace(0, 1, count)
+    points = [
+        (side * (0.3 + 0.4 * np.sin(np.pi * u) ** 0.5 * (1 if u < 0.5 else 0.8)), side * (0.2 + 0.6 * u))
+        for u in t
+    ]
+    frames = []
+    # drawn twice as large and scaled down: soft edges, as a browser's canvas has
+    for i in range(1, count + 1):
+        image = Image.new("RGBA", (2 * side, 2 * side), (0, 0, 0, 0))
+        big = [(2 * x, 2 * y) for x, y in points[: max(i, 2)]]
+        ImageDraw.Draw(image).line(big, fill=(37, 99, 235, 255), width=44, joint="curve")
+        image = image.resize((side, side), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, format="png")
+        frames.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return frames
+
+
+class Student:
+    def __init__(self, client: httpx.AsyncClient, frames: list[str], seed: int) -> None:
+        self.client, self.frames = client, frames
+        self.session = uuid.uuid4().hex
+        self.random = random.Random(seed)
+        self.updates, self.drawing_time = 0, 0.0
+        self.pen_up: list[float] = []
+        self.failures = 0
+
+    async def render(self, source: dict, live: bool) -> bool:
+        """One request, asked again while the server says busy; True when it was answered with results."""
+        request = {
+            "session": self.session,
+            "source": source,
+            "noise": "gaussian",
+            "strength": 0.5,
+            "seed": 0,
+            "compare": False,
+            "views": [] if live else ["curve"],
+            "map_at": None,
+            "live": live,
+        }
+        for _ in range(1000):
+            try:
+                response = await self.client.post("dae/render", json=request)
+                answer = response.json() if response.status_code == 200 else None
+            except (httpx.HTTPError, ValueError):
+                answer = None
+            if answer is None:
+                self.failures += 1
+                return False
+            if answer.get("busy"):
+                await asyncio.sleep(answer.get("wait", 40) / 1000)
+                continue
+            if "recon" not in answer.get("images", {}):
+                self.failures += 1
+                return False
+            return True
+        self.failures += 1
+        return False
+
+    async def run(self, until: float) -> None:
+        await asyncio.sleep(self.random.uniform(0, 3))
+        while time.monotonic() < until:
+            start, frame = time.monotonic(), 0
+            while time.monotonic() - start < DRAW_SECONDS:
+                png = self.frames[min(frame, len(self.frames) - 1)]
+                frame += 1
+                if await self.render({"kind": "drawing", "png": png}, live=True):
+                    self.updates += 1
+            self.drawing_time += time.monotonic() - start
+            sent = time.perf_counter()
+            if await self.render({"kind": "drawing", "png": self.frames[-1]}, live=False):
+                self.pen_up.append(1000 * (time.perf_counter() - sent))
+            await asyncio.sleep(PAUSE_SECONDS)
+
+
+async def phase(url: str, students: int, seconds: float, frames: list[str]) -> list[Student]:
+    limits = httpx.Limits(max_connections=students + 4, max_keepalive_connections=students + 4)
+    async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
+        crowd = [Student(client, frames, i) for i in range(students)]
+        until = time.monotonic() + seconds
+        await asyncio.gather(*(s.run(until) for s in crowd))
+    return crowd
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))] if values else float("nan")
+
+
+def run_class(url: str, server: psutil.Process, students: int, seconds: float, frames: list[str]) -> dict:
+    before = server.memory_info().rss
+    peak = [before]
+    me = psutil.Process()
+    cpu_me, cpu_server = me.cpu_times(), server.cpu_times()
+
+    async def main() -> list[Student]:
+        async def watch() -> None:
+            while True:
+                peak[0] = max(peak[0], server.memory_info().rss)
+                await asyncio.sleep(0.2)
+
+        watcher = asyncio.create_task(watch())
+        try:
+            return await phase(url, students, seconds, frames)
+        finally:
+            watcher.cancel()
+
+    crowd = asyncio.run(main())
+    used_me = sum(me.cpu_times()[:2]) - sum(cpu_me[:2])
+    used_server = sum(server.cpu_times()[:2]) - sum(cpu_server[:2])
+    time.sleep(30)
+    rates = [s.updates / s.drawing_time for s in crowd if s.drawing_time > 0]
+    pen_up = [ms for s in crowd for ms in s.pen_up]
+    return {
+        "students": students,
+        "rate_median": statistics.median(rates),
+        "rate_worst_tenth": percentile(rates, 0.1),
+        "pen_up_median": statistics.median(pen_up) if pen_up else float("nan"),
+        "pen_up_p90": percentile(pen_up, 0.9),
+        "pen_ups": len(pen_up),
+        "failures": sum(s.failures for s in crowd),
+        "rss_mb": (before / 2**20, peak[0] / 2**20, server.memory_info().rss / 2**20),
+        "cpu_s": (used_me, used_server),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--students", type=int, nargs="+", default=[1, 10, 30])
+    p.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    args = p.parse_args(argv)
+    frames = stroke_frames()
+    print(
+        f"canvas frames: {len(frames)}, {np.mean([len(f) for f in frames]) / 1000:.1f} kB on average as sent"
+    )
+    with app_server() as (url, server):
+        for students in args.students:
+            r = run_class(url, server, students, args.seconds, frames)
+            before, peak, after = r["rss_mb"]
+            print(
+                f"{students:3d} students: live updates/s per student median {r['rate_median']:.1f}, "
+                f"worst tenth {r['rate_worst_tenth']:.1f}; pen-up median {r['pen_up_median']:.0f} ms, "
+                f"p90 {r['pen_up_p90']:.0f} ms ({r['pen_ups']} pen-ups); failures {r['failures']}; "
+                f"server RSS {before:.0f} -> peak {peak:.0f} -> {after:.0f} MB 30 s later; "
+                f"CPU s: generator {r['cpu_s'][0]:.1f}, server {r['cpu_s'][1]:.1f} in {args.seconds:.0f} s",
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

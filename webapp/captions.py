@@ -1,0 +1,53 @@
+"""What the page writes under the results: the classifier's guesses and the metrics table."""
+
+from __future__ import annotations
+
+import html
+
+from dae import metrics
+
+from .engine import Result
+
+
+def guess_text(result: Result, name: str) -> str:
+    """The classifier's guess as the page shows it under an image: "7 · 98 %"."""
+    if name not in result.guesses:
+        return ""
+    return guess_of(*result.guesses[name])
+
+
+def guess_of(label: int, confidence: float) -> str:
+    """A label and its probability as the page writes them: "7 · 98 %"."""
+    return f"{label} · {100 * confidence:.0f} %"
+
+
+METRICS_LEGEND = (  # one line per column of the metrics table
+    "<b>MSE</b>: the mean squared difference to the clean digit, per pixel (0 = identical).",
+    "<b>PSNR</b>: the same in decibels, 10·log₁₀(1 / MSE); higher is better, +3 dB halves the MSE.",
+    "<b>gain</b>: the reconstruction's PSNR minus the noisy input's, what denoising bought (at strength 0 there is no noise to remove).",
+)
+
+
+def metrics_html(result: Result, names: dict[str, str] | None = None) -> str:
+    """MSE and PSNR of the noisy input and of each reconstruction, the dB gained, and what each column means."""
+    names = names or {}
+    noisy = result.scores["noisy"]
+    rows = [f"<tr><td>noisy input</td><td>{noisy['mse']:.4f}</td><td>{_db(noisy['psnr'])}</td><td></td></tr>"]
+    for name, s in result.scores.items():
+        if name != "noisy":
+            gain = (
+                "no noise to remove" if s["psnr_gain_db"] is None else f"<b>{s['psnr_gain_db']:+.2f} dB</b>"
+            )
+            rows.append(
+                f"<tr><td>{html.escape(names.get(name, name))}</td><td>{s['mse']:.4f}</td><td>{_db(s['psnr'])}</td><td>{gain}</td></tr>"
+            )
+    return (
+        '<table class="dae-metrics"><thead><tr><th></th><th>MSE</th><th>PSNR</th><th>gain</th></tr></thead><tbody>'
+        + "".join(rows)
+        + "</tbody></table>"
+        f'<p class="dae-legend">{"<br>".join(METRICS_LEGEND)}</p>'
+    )
+
+
+def _db(value: float) -> str:
+    return "∞ (identical)" if value >= metrics.MAX_PSNR else f"{value:.2f} dB"

@@ -1,0 +1,149 @@
+"""The code space: every test digit placed by its code, this digit's clean and noisy codes, and a click decoded.
+
+The map is a PCA of the DAE's codes of the 10,000 test digits (dae.code_map, kept beside the
+checkpoint); its picture is drawn once and sent with the page, and each answer carries only this
+digit's marks and, after a click, the digit decoded at the clicked point.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..captions import guess_of
+from .figures import digit_figure
+
+CLASS_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)  # tab10
+MAP_SIDE = 480  # pixels of the map picture (shown at 320 CSS px: sharp on a phone)
+
+
+@dataclass(frozen=True)
+class MapFrame:
+    """Where the map's picture sits in the 2-D code plane: positions <-> fractions of its width and height."""
+
+    x0: float
+    x1: float
+    y0: float
+    y1: float
+
+    def to_fraction(self, xy: np.ndarray) -> np.ndarray:
+        """(m, 2) positions -> (m, 2) fractions (0, 0 top left; y grows downwards, as on screen)."""
+        xy = np.asarray(xy, dtype=np.float64)
+        return np.stack(
+            [(xy[:, 0] - self.x0) / (self.x1 - self.x0), (self.y1 - xy[:, 1]) / (self.y1 - self.y0)], axis=1
+        )
+
+    def to_position(self, fraction: np.ndarray) -> np.ndarray:
+        fraction = np.asarray(fraction, dtype=np.float64)
+        return np.stack(
+            [self.x0 + fraction[:, 0] * (self.x1 - self.x0), self.y1 - fraction[:, 1] * (self.y1 - self.y0)],
+            axis=1,
+        )
+
+
+def map_frame(points: np.ndarray, margin: float = 0.05) -> MapFrame:
+    """The square-pixel frame around the middle 99 % of the points on each axis, plus a margin."""
+    lo, hi = np.percentile(points, 0.5, axis=0), np.percentile(points, 99.5, axis=0)
+    pad = (hi - lo) * margin
+    return MapFrame(
+        float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])
+    )
+
+
+def map_picture(points: np.ndarray, labels: np.ndarray, frame: MapFrame, side: int = MAP_SIDE) -> str:
+    """Every test digit as a dot in its class's colour on a transparent square (drawn in a fixed shuffled order)."""
+    from PIL import ImageDraw
+
+    picture = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(picture)
+    xy = frame.to_fraction(points) * (side - 1)
+    r = side / 220
+    for i in np.random.default_rng(0).permutation(len(points)):
+        x, y = xy[i]
+        if 0 <= x < side and 0 <= y < side:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=CLASS_COLOURS[int(labels[i])] + "b0")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="png", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def map_legend() -> str:
+    return "".join(f'<span><i style="background:{c}"></i>{d}</span>' for d, c in enumerate(CLASS_COLOURS))
+
+
+def map_overlay(clean: np.ndarray, noisy: np.ndarray, picked: np.ndarray | None) -> str:
+    """The marks over the map, in fractions of it: the clean digit's code (filled), the noisy one's (ring), the line
+    between them, and the clicked point (a cross). Marks outside the frame are pinned to its edge."""
+    (cx, cy), (nx, ny) = np.clip(clean, 0.01, 0.99), np.clip(noisy, 0.01, 0.99)
+    parts = [
+        '<svg class="dae-map-marks" viewBox="0 0 1 1" preserveAspectRatio="none" aria-hidden="true">',
+        f'<line x1="{cx:.4f}" y1="{cy:.4f}" x2="{nx:.4f}" y2="{ny:.4f}" class="dae-map-move"/>',
+        f'<circle cx="{cx:.4f}" cy="{cy:.4f}" r="0.02" class="dae-map-clean"/>',
+        f'<circle cx="{nx:.4f}" cy="{ny:.4f}" r="0.02" class="dae-map-noisy"/>',
+    ]
+    if picked is not None:
+        px, py = picked
+        parts.append(
+            f'<path d="M{px - 0.025:.4f},{py:.4f}H{px + 0.025:.4f}M{px:.4f},{py - 0.025:.4f}V{py + 0.025:.4f}" class="dae-map-pick"/>'
+        )
+    return "".join(parts) + "</svg>"
+
+
+@torch.inference_mode()
+def map_view(served, clean: torch.Tensor, noisy: torch.Tensor, map_at: object) -> str:
+    """The marks for this digit on the code map, and the digit decoded at the point last clicked (map_at: fractions of the map)."""
+    dae, code_map, frame = served.denoiser.models["dae"], served.code_map, served.map_frame
+    codes = dae.encode(torch.cat([clean, noisy]))  # (2, code size): the clean and the noisy digit's codes
+    at = frame.to_fraction(code_map.project(codes).numpy())
+    moved = float((codes[1] - codes[0]).norm())
+    picked = None
+    side = (
+        '<p class="dae-note">Click anywhere on the map: that point is lifted back to 256 numbers '
+        "(the mean code plus the two directions) and decoded.</p>"
+    )
+    if (
+        isinstance(map_at, list)
+        and len(map_at) == 2
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
+            for v in map_at
+        )
+    ):
+        picked = np.asarray(map_at, dtype=np.float64)
+        position = torch.from_numpy(frame.to_position(picked[None])).float()
+        decoded = dae.decode(code_map.lift(position))
+        p = served.denoiser.probabilities(decoded)
+        guess = "" if p is None else guess_of(int(p[0].argmax()), float(p[0].max()))
+        side = (
+            digit_figure(
+                "Decoded at the clicked point",
+                decoded[0, 0].numpy(),
+                "The digit decoded at the clicked point of the map",
+                guess,
+                elem_id="map-decoded",
+            )
+            + side
+        )
+    text = (
+        f"<p class=\"dae-note\">● this digit's code, ○ the noisy digit's code: the noise moved the code by {moved:.2f} "
+        f"(distance in 256 dimensions). The map keeps {100 * code_map.explained:.0f} % of the codes' variance, so "
+        "digits far apart in the code can land close together here.</p>"
+    )
+    return map_overlay(at[0], at[1], picked) + f'<div class="dae-map-side">{side}{text}</div>'
