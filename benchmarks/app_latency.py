@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import os
 import random
 import statistics
@@ -52,11 +53,7 @@ def bench_handler(repeats: int) -> None:
     render). Its cost is given as the median of the per-round differences to the plain render,
     and as the ratio of the medians.
     """
-    import base64
-    import io
     import json
-
-    from PIL import Image
 
     from webapp import denoise_tab
     from webapp.views import VIEWS
@@ -67,11 +64,9 @@ def bench_handler(repeats: int) -> None:
 
     # as the server calls it: serving.RenderRoute runs demo.render_handler, this partial (webapp.page)
     render = functools.partial(denoise_tab.render, served)
-    layer = np.zeros((320, 320, 4), dtype=np.uint8)
-    layer[60:260, 150:180] = (37, 99, 235, 255)
-    png = io.BytesIO()
-    Image.fromarray(layer).save(png, format="png")
-    drawing = {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(png.getvalue()).decode()}
+    # a '2' of 120 pointer positions on the 320 x 320 canvas, as the page sends a drawing
+    points = [[round(160 + 70 * math.sin(math.pi * t), 1), round(60 + 200 * t, 1)] for t in np.linspace(0, 1, 120)]
+    drawing = {"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "width": 22, "points": points}]}
     # name -> request for round i: (source, compare, views, seed); `same` is the digit on screen (a
     # slider move), a new seed (and digit) means a curve not cached yet
     same = lambda i: {"kind": "sample", "index": 42}  # noqa: E731
@@ -87,7 +82,7 @@ def bench_handler(repeats: int) -> None:
         "Compare and the quality curve, cold (new digit)": (
             lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i)
         ),
-        "a new drawing (320 x 320 canvas PNG -> 28 x 28, then the results)": (
+        "a new drawing (120 stroke points -> 28 x 28, then the results)": (
             lambda i: (drawing, False, [], 0)
         ),
         "with layer by layer open": lambda i: (same(i), False, ["layers"], 0),

@@ -3,8 +3,8 @@
     python -m benchmarks.classroom --students 1 10 30 [--seconds 30]
 
 Each student is one page, and does what a student drawing digits does, in a loop:
-  1. draws for 2 s: a live `render` request (POST /dae/render, live: true) with the canvas as it
-     grows (a stroke's PNG frames, the size the page sends), the next one sent as soon as the
+  1. draws for 2 s: a live `render` request (POST /dae/render, live: true) with the drawing as it
+     grows (a stroke's pointer positions, as the page sends them), the next one sent as soon as the
      previous answer arrives (one in flight, as the page does); an answer saying "busy" is asked
      again after the `wait` it names;
   2. lifts the pen: one request with live: false and the quality curve open (what the page sends
@@ -26,44 +26,48 @@ import argparse
 import asyncio
 import base64
 import io
+import math
 import random
 import statistics
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import numpy as np
 import psutil
 from PIL import Image, ImageDraw
 
-from tools.loadgen import app_server
+from tools.loadgen import ROOT, app_server
 
 DRAW_SECONDS, PAUSE_SECONDS = 2.0, 1.0
 
 
-def stroke_frames(count: int = 40, side: int = 320) -> list[str]:
-    """A '2' drawn stroke by stroke on a transparent canvas, as PNG data URLs of its growing frames."""
-    t = np.linspace(0, 1, count)
-    points = [
-        (side * (0.3 + 0.4 * np.sin(np.pi * u) ** 0.5 * (1 if u < 0.5 else 0.8)), side * (0.2 + 0.6 * u))
-        for u in t
-    ]
-    frames = []
-    # drawn twice as large and scaled down: soft edges, as a browser's canvas has
-    for i in range(1, count + 1):
-        image = Image.new("RGBA", (2 * side, 2 * side), (0, 0, 0, 0))
-        big = [(2 * x, 2 * y) for x, y in points[: max(i, 2)]]
-        ImageDraw.Draw(image).line(big, fill=(37, 99, 235, 255), width=44, joint="curve")
-        image = image.resize((side, side), Image.Resampling.LANCZOS)
-        buffer = io.BytesIO()
-        image.save(buffer, format="png")
-        frames.append("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"))
-    return frames
+def stroke_frames(count: int = 40, points: int = 120) -> list[dict]:
+    """A '2' drawn on the page's 320 x 320 canvas, as the drawing sources of its growing frames: the pen's
+    path of `points` pointer positions, `points / count` more in each frame."""
+    path = [[round(160 + 70 * math.sin(math.pi * t), 1), round(60 + 200 * t, 1)] for t in np.linspace(0, 1, points)]
+    return [{"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "width": 22, "points": path[: max(1, i * points // count)]}]}
+            for i in range(1, count + 1)]
+
+
+def canvas_png(source: dict) -> dict:
+    """The same drawing as the earlier page sent it (--server-function): the canvas as a PNG whose alpha is the ink."""
+    side = source["side"]
+    image = Image.new("RGBA", (2 * side, 2 * side), (0, 0, 0, 0))  # drawn twice as large and scaled down: soft edges
+    for stroke in source["strokes"]:
+        xy = [(2 * x, 2 * y) for x, y in stroke["points"]]
+        ImageDraw.Draw(image).line(xy * (2 if len(xy) == 1 else 1), fill=(37, 99, 235, 255), width=2 * stroke["width"],
+                                   joint="curve")
+    buffer = io.BytesIO()
+    image.resize((side, side), Image.Resampling.LANCZOS).save(buffer, format="png")
+    return {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")}
 
 
 class Student:
-    def __init__(self, client: httpx.AsyncClient, frames: list[str], seed: int) -> None:
+    def __init__(self, client: httpx.AsyncClient, frames: list[str], seed: int, results_id: int | None = None) -> None:
         self.client, self.frames = client, frames
+        self.results_id = results_id  # with --server-function: the component whose server function the page called
         self.session = uuid.uuid4().hex
         self.random = random.Random(seed)
         self.updates, self.drawing_time = 0, 0.0
@@ -85,7 +89,12 @@ class Student:
         }
         for _ in range(1000):
             try:
-                response = await self.client.post("dae/render", json=request)
+                if self.results_id is None:
+                    response = await self.client.post("dae/render", json=request)
+                else:  # the earlier page: a Gradio server function, "busy" asked again after 40 ms
+                    body = {"data": request, "component_id": self.results_id, "fn_name": "render",
+                            "session_hash": self.session}
+                    response = await self.client.post("gradio_api/component_server/", json=body)
                 answer = response.json() if response.status_code == 200 else None
             except (httpx.HTTPError, ValueError):
                 answer = None
@@ -107,21 +116,26 @@ class Student:
         while time.monotonic() < until:
             start, frame = time.monotonic(), 0
             while time.monotonic() - start < DRAW_SECONDS:
-                png = self.frames[min(frame, len(self.frames) - 1)]
+                source = self.frames[min(frame, len(self.frames) - 1)]
                 frame += 1
-                if await self.render({"kind": "drawing", "png": png}, live=True):
+                if await self.render(source, live=True):
                     self.updates += 1
             self.drawing_time += time.monotonic() - start
             sent = time.perf_counter()
-            if await self.render({"kind": "drawing", "png": self.frames[-1]}, live=False):
+            if await self.render(self.frames[-1], live=False):
                 self.pen_up.append(1000 * (time.perf_counter() - sent))
             await asyncio.sleep(PAUSE_SECONDS)
 
 
-async def phase(url: str, students: int, seconds: float, frames: list[str]) -> list[Student]:
+async def phase(url: str, students: int, seconds: float, frames: list[str], server_function: bool) -> list[Student]:
     limits = httpx.Limits(max_connections=students + 4, max_keepalive_connections=students + 4)
     async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
-        crowd = [Student(client, frames, i) for i in range(students)]
+        results_id = None
+        if server_function:
+            config = (await client.get("config")).json()
+            results_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "results")
+            frames = [canvas_png(f) for f in frames]
+        crowd = [Student(client, frames, i, results_id) for i in range(students)]
         until = time.monotonic() + seconds
         await asyncio.gather(*(s.run(until) for s in crowd))
     return crowd
@@ -132,7 +146,8 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))] if values else float("nan")
 
 
-def run_class(url: str, server: psutil.Process, students: int, seconds: float, frames: list[str]) -> dict:
+def run_class(url: str, server: psutil.Process, students: int, seconds: float, frames: list[str],
+              server_function: bool = False) -> dict:
     before = server.memory_info().rss
     peak = [before]
     me = psutil.Process()
@@ -146,7 +161,7 @@ def run_class(url: str, server: psutil.Process, students: int, seconds: float, f
 
         watcher = asyncio.create_task(watch())
         try:
-            return await phase(url, students, seconds, frames)
+            return await phase(url, students, seconds, frames, server_function)
         finally:
             watcher.cancel()
 
@@ -173,14 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--students", type=int, nargs="+", default=[1, 10, 30])
     p.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
+    p.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py to serve (default: this one)")
+    p.add_argument("--server-function", action="store_true",
+                   help="call render as the earlier page did: a Gradio server function answering busy, asked again "
+                        "after 40 ms (for an --app checkout of that version)")
     args = p.parse_args(argv)
     frames = stroke_frames()
     print(
         f"canvas frames: {len(frames)}, {np.mean([len(f) for f in frames]) / 1000:.1f} kB on average as sent"
     )
-    with app_server() as (url, server):
+    with app_server(root=args.app) as (url, server):
         for students in args.students:
-            r = run_class(url, server, students, args.seconds, frames)
+            r = run_class(url, server, students, args.seconds, frames, args.server_function)
             before, peak, after = r["rss_mb"]
             print(
                 f"{students:3d} students: live updates/s per student median {r['rate_median']:.1f}, "

@@ -71,15 +71,10 @@ def decoded(uri: str) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
 
 
-def canvas_png(bar=(60, 260, 150, 180), size: int = 320) -> str:
-    """The page's canvas as it sends it: a transparent PNG data URL whose alpha is the ink.
-
-    `bar` (top, bottom, left, right) is a block of ink; 320 is the page's canvas side.
-    """
-    layer = np.zeros((size, size, 4), dtype=np.uint8)
-    top, bottom, left, right = bar
-    layer[top:bottom, left:right] = (37, 99, 235, 255)
-    return data_url(layer)
+def drawing(top: float = 60, bottom: float = 260, x: float = 165, width: float = 30, side: int = 320) -> dict:
+    """A render source as the page sends a drawing: one vertical pen stroke (a '1'), in canvas pixels."""
+    points = [[x, y] for y in np.linspace(top, bottom, 12).tolist()]
+    return {"kind": "strokes", "side": side, "strokes": [{"tool": "pen", "width": width, "points": points}]}
 
 
 def pictures(markup: str) -> list[np.ndarray]:

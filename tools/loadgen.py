@@ -60,13 +60,13 @@ def app_in_process(served=None, **launch_options):
 
 
 @contextmanager
-def app_server(timeout: float = 120.0):
-    """`python app.py` on a free loopback port; yields (url, psutil.Process)."""
+def app_server(timeout: float = 120.0, root: Path = ROOT):
+    """`python app.py` of the checkout `root` (this one) on a free loopback port; yields (url, psutil.Process)."""
     port = free_port()
     env = os.environ | QUIET | {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py")],
-        cwd=ROOT,
+        [sys.executable, str(Path(root) / "app.py")],
+        cwd=root,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -192,7 +192,7 @@ def slider_page(url: str) -> tuple[PageSession, callable]:
     return page, move
 
 
-def drawing_flood(url: str, clients: int, seconds: float, png: str) -> dict:
+def drawing_flood(url: str, clients: int, seconds: float, source: dict) -> dict:
     """`clients` threads each sending drawings to the render function as fast as it answers, for `seconds`."""
     counts = {"answered": 0, "busy": 0, "failed": 0}
     lock = threading.Lock()
@@ -201,7 +201,7 @@ def drawing_flood(url: str, clients: int, seconds: float, png: str) -> dict:
     def worker() -> None:
         page = PageSession(url)
         request = {
-            "source": {"kind": "drawing", "png": png},
+            "source": source,
             "noise": "mask",
             "strength": 0.5,
             "seed": 0,

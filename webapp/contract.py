@@ -10,12 +10,22 @@ from __future__ import annotations
 from typing import Literal, TypedDict
 
 
+class Stroke(TypedDict, total=False):
+    """One stroke of the pen or the eraser, as the pointer moved, in canvas pixels."""
+
+    tool: Literal["pen", "eraser"]
+    width: float
+    points: list[list[float]]  # [[x, y], ...]
+
+
 class Source(TypedDict, total=False):
     """Where the digit comes from."""
 
-    kind: Literal["none", "sample", "drawing", "digit"]
+    kind: Literal["none", "sample", "strokes", "digit"]
     index: int  # kind "sample": which bundled MNIST test digit (0-99)
-    png: str  # kind "drawing": the canvas as a PNG data URL (its alpha is the ink); "digit": a 28 x 28 PNG data URL
+    png: str  # kind "digit": a 28 x 28 PNG data URL (a digit the server sent)
+    strokes: list[Stroke]  # kind "strokes": every stroke drawn, in order
+    side: int  # kind "strokes": the canvas's side in pixels, the unit of the points
 
 
 class RenderRequest(TypedDict, total=False):

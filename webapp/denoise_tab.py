@@ -20,7 +20,8 @@ from dae.noise import NOISE_KINDS, NoiseKind
 
 from .captions import guess_text, metrics_html
 from .contract import RenderAnswer, Update
-from .digits.decoding import decode_data_url, digit_from_drawing, digit_from_png
+from .digits.decoding import decode_data_url, digit_from_png
+from .digits.strokes import digit_from_strokes, parse_strokes
 from .digits.upload import read_upload
 from .engine import result_json
 from .errors import InputError, shown, warning
@@ -28,7 +29,6 @@ from .pictures import error_image, png_data_uri, png_rgb_data_uri
 from .served import Served
 from .views import open_views
 
-MAX_DRAWING_CHARS = 600_000  # a 320 x 320 canvas PNG is 5-40 kB; nothing larger is decoded
 MAX_DIGIT_CHARS = 4_000  # a 28 x 28 greyscale PNG is a few hundred bytes
 CANVAS = 320  # side of the drawing canvas; its PNG has this size whatever the device pixel ratio (measured at 1 and 3)
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
@@ -49,9 +49,8 @@ def source_digit(served: Served, source: object) -> tuple[np.ndarray | None, int
                 f"There is no sample {shown(index)}: the samples are numbered 0 to {len(served.samples) - 1}."
             )
         return served.samples[index], index, ""
-    if kind == "drawing":
-        digit = digit_from_drawing(decode_data_url(source.get("png"), MAX_DRAWING_CHARS))
-        return digit, None, DRAW_HINT
+    if kind == "strokes":
+        return digit_from_strokes(parse_strokes(source.get("strokes"), source.get("side"))), None, DRAW_HINT
     if kind == "digit":
         return digit_from_png(decode_data_url(source.get("png"), MAX_DIGIT_CHARS, "digit")), None, ""
     if kind == "none":

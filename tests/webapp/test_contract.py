@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support import canvas_png, data_url, request
+from tests.support import data_url, drawing, request
 from webapp.contract import RenderAnswer, RenderRequest, Source
-from webapp.denoise_tab import MAX_DRAWING_CHARS, render
+from webapp.denoise_tab import render
 
 CONTROLLER = Path(__file__).resolve().parents[2] / "webapp" / "static" / "controller.js"
 
@@ -97,9 +97,9 @@ REQUESTS = {
         SAMPLE, "gaussian", 1.0, 3, compare=True, views=["curve", "layers", "latent-map", "learning"]
     ),
     "live": request(SAMPLE, views=["curve", "layers"]) | {"live": True},
-    "live drawing": request({"kind": "drawing", "png": canvas_png()}, views=["curve"]) | {"live": True},
-    "drawing": request({"kind": "drawing", "png": canvas_png()}, strength=0.3),
-    "empty drawing": request({"kind": "drawing", "png": data_url(np.zeros((320, 320, 4), dtype=np.uint8))}),
+    "live drawing": request(drawing(), views=["curve"]) | {"live": True},
+    "drawing": request(drawing(), strength=0.3),
+    "empty drawing": request({"kind": "strokes", "side": 320, "strokes": []}),
     "digit": request({"kind": "digit", "png": data_url(np.full((28, 28), 128, dtype=np.uint8))}),
     "none": request({"kind": "none"}),
     "strength 0": request(SAMPLE, "gaussian", 0.0),
@@ -109,10 +109,8 @@ REQUESTS = {
     "bool sample": request({"kind": "sample", "index": True}),
     "unknown kind": request({"kind": "webcam"}),
     "no source": request(None),
-    "huge drawing": request(
-        {"kind": "drawing", "png": "data:image/png;base64," + "A" * (MAX_DRAWING_CHARS + 1)}
-    ),
-    "not base64": request({"kind": "drawing", "png": "data:image/png;base64,!!!"}),
+    "huge drawing": request({"kind": "strokes", "side": 320, "strokes": [drawing()["strokes"][0]] * 501}),
+    "malformed drawing": request({"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "points": "0,0"}]}),
     "not a digit": request({"kind": "digit", "png": data_url(np.zeros((29, 28), dtype=np.uint8))}),
     "bad seed": request(SAMPLE, seed=-1),
     "bad noise": request(SAMPLE, noise="<b>fog</b>"),
@@ -209,7 +207,7 @@ def test_the_comment_lists_the_contracts_fields():
     assert fields_of(comment["answer"]) == list(typing.get_type_hints(RenderAnswer))
     source = comment["request"][comment["request"].index("source:") + len("source:") :].lstrip()
     assert fields_of(source) == list(typing.get_type_hints(Source))
-    kinds = re.findall(r"'(\w+)'", source.split("}", 1)[0])
+    kinds = re.findall(r"'(\w+)'", source.split("kind:", 1)[1].split(",", 1)[0])
     assert tuple(kinds) == typing.get_args(typing.get_type_hints(Source)["kind"])
 
 

@@ -4,7 +4,6 @@ Called directly with the committed checkpoints: no browser, no Gradio. The views
 are tested per view (test_views_*.py), the answer's shape against the contract in test_contract.py.
 """
 
-import base64
 import json
 import re
 
@@ -14,13 +13,12 @@ from PIL import Image
 
 import webapp.denoise_tab
 from dae.noise import NOISE_KINDS
-from tests.support import canvas_png, data_url, decoded, png_bomb, request
+from tests.support import data_url, decoded, drawing, png_bomb, request
 from webapp.denoise_tab import (
     BLANK_HINT,
     CANVAS,
     DRAW_HINT,
     EXPIRED,
-    MAX_DRAWING_CHARS,
     kind_slider,
     render,
     uploaded,
@@ -45,7 +43,7 @@ def test_a_sample_request_shows_it_its_results_guesses_and_name(served, denoiser
 
 
 def test_a_drawing_becomes_a_centred_digit(served):
-    r = render(served, request({"kind": "drawing", "png": canvas_png()}, strength=0.3))
+    r = render(served, request(drawing(), strength=0.3))
     digit = decoded(r["images"]["clean"]).astype(float)
     # a vertical bar in the middle columns
     assert digit.shape == (28, 28) and digit[:, 12:17].sum() > 0.9 * digit.sum()
@@ -57,26 +55,21 @@ def test_a_drawing_becomes_a_centred_digit(served):
 
 
 def test_an_empty_canvas_or_no_input_shows_a_hint(served):
-    empty = data_url(np.zeros((CANVAS, CANVAS, 4), dtype=np.uint8))
-    assert render(served, request({"kind": "drawing", "png": empty})) == {"images": {}, "status": DRAW_HINT}
+    empty = {"kind": "strokes", "side": CANVAS, "strokes": []}
+    assert render(served, request(empty)) == {"images": {}, "status": DRAW_HINT}
+    eraser = drawing(width=100)["strokes"][0] | {"tool": "eraser"}
+    erased = drawing() | {"strokes": drawing()["strokes"] + [eraser]}
+    assert render(served, request(erased))["images"] == {}
     assert render(served, request({"kind": "none"})) == {"images": {}, "status": BLANK_HINT}
 
 
 @pytest.mark.parametrize(
     "source, message",
     [
-        ({"kind": "drawing", "png": canvas_png(size=CANVAS * 5)}, "larger than the canvas"),
-        (
-            {"kind": "drawing", "png": "data:image/png;base64," + "A" * (MAX_DRAWING_CHARS + 1)},
-            "more than the canvas",
-        ),
-        ({"kind": "drawing", "png": "data:image/png;base64,!!!"}, "not valid base64"),
-        (
-            {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(b"not a png").decode()},
-            "not a PNG",
-        ),
-        ({"kind": "drawing", "png": data_url(np.zeros((40, 40, 3), dtype=np.uint8))}, "no transparency"),
-        ({"kind": "drawing", "png": 5}, "PNG data URL"),
+        (drawing() | {"side": CANVAS * 100}, "canvas size"),
+        (drawing() | {"strokes": "a 1"}, "list of at most"),
+        (drawing() | {"strokes": [{"tool": "brush", "width": 22, "points": [[1, 1]]}]}, "pen or eraser"),
+        (drawing(top=-10**6), "points must be"),
         ({"kind": "sample", "index": 100}, "no sample 100"),
         ({"kind": "sample", "index": True}, "no sample"),
         ({"kind": "digit", "png": data_url(np.zeros((29, 28), dtype=np.uint8))}, "28 × 28"),
@@ -96,10 +89,11 @@ def test_a_request_that_is_not_an_object_gets_a_message(served):
         assert r["status"].startswith("⚠️") and "images" not in r
 
 
-def test_an_oversized_drawing_is_refused_before_it_is_decoded(served, monkeypatch):
-    monkeypatch.setattr(webapp.denoise_tab, "digit_from_drawing", lambda png: pytest.fail("decoded"))
-    r = render(served, request({"kind": "drawing", "png": "data:image/png;base64," + "A" * 10**6}))
-    assert "more than the canvas" in r["status"]
+def test_a_drawing_with_too_many_points_is_refused_before_it_is_drawn(served, monkeypatch):
+    monkeypatch.setattr(webapp.denoise_tab, "digit_from_strokes", lambda strokes: pytest.fail("drawn"))
+    many = [{"tool": "pen", "width": 22, "points": [[1, 1]] * 10_000}] * 3
+    r = render(served, request({"kind": "strokes", "side": CANVAS, "strokes": many}))
+    assert "more than" in r["status"] and "points" in r["status"]
 
 
 @pytest.mark.parametrize(

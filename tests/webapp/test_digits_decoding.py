@@ -1,5 +1,5 @@
-"""Decoding what reaches the server (webapp.digits.decoding): canvas drawings, digits sent back, uploaded
-files, each bounded before its pixels are decoded; every unusable input an InputError that says why."""
+"""Decoding what reaches the server (webapp.digits.decoding): digits sent back and uploaded files, each
+bounded before its pixels are decoded; every unusable input an InputError that says why."""
 
 import io
 import os
@@ -15,8 +15,6 @@ from PIL import Image
 from tests.support import (
     ROOT,
     assert_mnist_like,
-    drawing_png,
-    middle_row_width,
     png_bomb,
     save,
     stroke_canvas,
@@ -25,13 +23,10 @@ from webapp.digits.decoding import (
     MAX_PIXELS,
     WORK_SIDE,
     decode_data_url,
-    digit_from_drawing,
     digit_from_png,
-    drawing_ink,
     limit_decoding,
     open_image,
 )
-from webapp.digits.mnist_format import MNIST_STROKE, mnist_style
 from webapp.digits.upload import read_upload
 from webapp.errors import InputError
 
@@ -39,91 +34,6 @@ from webapp.errors import InputError
 def digit_of(path) -> np.ndarray:
     """An uploaded file's digit, as the app reads it."""
     return read_upload(path).digit
-
-
-# --- Drawings --------------------------------------------------------------------------------------
-
-
-def test_blank_canvas_is_none_not_an_error():
-    png = drawing_png(np.zeros((320, 320), dtype=np.uint8))
-    assert not drawing_ink(png).any() and mnist_style(drawing_ink(png)) is None
-    assert digit_from_drawing(png) is None
-
-
-@pytest.mark.parametrize(
-    "ink, under",
-    [((37, 99, 235), (0, 0, 0)), ((240, 240, 240), (255, 255, 255)), ((0, 0, 0), (31, 31, 31))],
-    ids=["blue-pen", "white-pen", "black-pen"],
-)
-def test_the_ink_is_the_alpha_whatever_its_colour(ink, under):
-    """The stroke of `stroke_canvas` (160 x 30 px) is the large rectangle of test_digits_mnist_format: scaled
-    by 20/160 to 20 x 3.75, i.e. 20 x 4 px of full ink, at rows 4-23 and columns 12-15, whatever the pen's
-    colour (the page's theme) or the colour under the transparent pixels."""
-    digit = mnist_style(drawing_ink(drawing_png(stroke_canvas(), ink, under)))
-    expected = np.zeros((28, 28), dtype=np.float32)
-    expected[4:24, 12:16] = 1
-    assert np.allclose(digit, expected, atol=1e-4)
-
-
-def drawn_seven(height: int, width: int, brush: int) -> bytes:
-    """A '7' drawn on the canvas: a top bar and a vertical stroke down its right end, `brush` px wide."""
-    alpha = np.zeros((320, 320), dtype=np.uint8)
-    alpha[10 : 10 + brush, 10 : 10 + width] = 255
-    alpha[10 : 10 + height, 10 + width - brush : 10 + width] = 255
-    return drawing_png(alpha)
-
-
-@pytest.mark.parametrize(
-    "height, width, brush, fat",
-    [(60, 40, 24, True), (300, 200, 4, False)],
-    ids=["small-digit-fat-brush", "tall-digit-thin-brush"],
-)
-def test_drawn_strokes_get_mnist_like_width(height, width, brush, fat):
-    """Scaled to 20 px as drawn, the vertical stroke would be brush * 20 / height px wide: 8 px
-    (a blob) or 0.27 px (a hairline); MNIST's digits are 1.25-4.7 px (1st-99th percentile)."""
-    png = drawn_seven(height, width, brush)
-    as_drawn = middle_row_width(mnist_style(drawing_ink(png)))
-    assert as_drawn == pytest.approx(brush * 20 / height, rel=0.25)  # resampling rings a little at a hairline
-    digit = digit_from_drawing(png)
-    assert MNIST_STROKE[0] <= middle_row_width(digit) <= MNIST_STROKE[2]
-    assert digit.max() > 0.9
-    rows, _ = np.nonzero(digit > 0.05)
-    assert 19 <= rows.max() - rows.min() + 1 <= 21
-
-
-def test_drawn_strokes_of_mnist_width_are_left_alone():
-    """A '1' 200 px tall with the 24 px brush: 24 * 20 / 200 = 2.4 px, an ordinary MNIST width."""
-    png = drawing_png(stroke_canvas(box=(140, 40, 164, 240)))
-    assert np.array_equal(digit_from_drawing(png), mnist_style(drawing_ink(png)))
-
-
-def test_a_drawn_blob_is_not_eroded_away():
-    """Strokes run together into a filled disc: its width cannot be made MNIST's, but it must not vanish."""
-    yy, xx = np.mgrid[0:320, 0:320]
-    alpha = ((np.hypot(yy - 60, xx - 60) <= 30) * 255).astype(np.uint8)
-    digit = digit_from_drawing(drawing_png(alpha))
-    assert digit is not None and digit.max() > 0.9
-
-
-def test_a_drawing_larger_than_the_canvas_is_refused():
-    png = drawing_png(np.zeros((2000, 600), dtype=np.uint8))
-    with pytest.raises(InputError, match="larger than the canvas"):
-        drawing_ink(png, max_side=1280)
-    with pytest.raises(InputError, match="larger than the canvas"):
-        digit_from_drawing(png, max_side=320)
-    assert digit_from_drawing(drawing_png(stroke_canvas()), max_side=320) is not None
-
-
-def test_a_drawing_is_refused_from_its_header_before_its_pixels_are_decoded(monkeypatch):
-    """PNGs that claim 6,000 x 6,000 and 12,000 x 12,000 pixels (their data is far too short for that): the
-    first is refused by its size, the second already by PIL's bound once the app has set it
-    (limit_decoding)."""
-    with pytest.raises(InputError, match="larger than the canvas"):
-        drawing_ink(png_header(6_000, 6_000))
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # put back after the test
-    limit_decoding()
-    with pytest.raises(InputError, match="larger than the canvas"):
-        drawing_ink(png_header(12_000, 12_000))
 
 
 def test_data_urls_are_checked_before_they_are_decoded():

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import torch
 
-from tests.support import canvas_png, data_url, pictures, request
+from tests.support import data_url, drawing, pictures, request
 from webapp.denoise_tab import render
 from webapp.latent_tab import LATENT_STEPS, NO_SELECTION, end_at, latent, latent_point, pick_start, start_from
 from webapp.pictures import upscale
@@ -65,8 +65,8 @@ def test_end_at_the_denoise_digit_moves_the_end_picker(served):
     start, end = served.samples[0], served.samples[99]
     r = end_at(served, data_url((served.samples[57] * 255 + 0.5).astype(np.uint8)), start, end, 0.5)
     assert np.array_equal(r["end"], served.samples[57]) and r["end_pick"] == {"selected_index": 57}
-    drawing = render(served, request({"kind": "drawing", "png": canvas_png()}))["digit"]
-    r = start_from(served, drawing, start, end, 0.5)
+    drawn = render(served, request(drawing()))["digit"]
+    r = start_from(served, drawn, start, end, 0.5)
     # not a sample: no thumbnail may stay highlighted
     assert r["start_pick"] == {"selected_index": NO_SELECTION}
     assert "the digit from the Denoise tab" in r["latent_status"]

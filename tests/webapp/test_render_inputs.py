@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support import png_bomb
+from tests.support import drawing, png_bomb
 from webapp import denoise_tab
 from webapp.digits.decoding import limit_decoding
 
@@ -51,13 +51,26 @@ def test_every_field_with_every_odd_value_gets_an_answer(served, field):
         check(denoise_tab.render(served, good_request() | {field: value}))
 
 
-@pytest.mark.parametrize("key", ["kind", "index", "png"])
+@pytest.mark.parametrize("key", ["kind", "index", "png", "strokes", "side"])
 def test_every_source_field_with_every_odd_value_gets_an_answer(served, key):
-    for kind in ("sample", "drawing", "digit", "none"):
+    for kind in ("sample", "strokes", "digit", "none"):
         for value in ODD_VALUES:
-            request = good_request() | {"source": {"kind": kind, "index": 3, "png": digit_png(np.zeros((28, 28), np.uint8))}}
+            request = good_request() | {"source": drawing() | {"kind": kind, "index": 3,
+                                                               "png": digit_png(np.zeros((28, 28), np.uint8))}}
             request["source"][key] = value
             check(denoise_tab.render(served, request))
+
+
+def test_every_stroke_field_with_every_odd_value_gets_an_answer(served):
+    for key in ("tool", "width", "points"):
+        for value in ODD_VALUES:
+            source = drawing()
+            source["strokes"][0][key] = value
+            check(denoise_tab.render(served, good_request() | {"source": source}))
+        for value in ODD_VALUES:  # and as a point
+            source = drawing()
+            source["strokes"][0]["points"][3] = value
+            check(denoise_tab.render(served, good_request() | {"source": source}))
 
 
 @pytest.mark.parametrize("request_value", [None, [], "x", 5, LONG, [good_request()]])

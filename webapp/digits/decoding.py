@@ -1,4 +1,4 @@
-"""Decoding what reaches the server from outside, bounded: canvas drawings, digits sent back, uploaded files.
+"""Decoding what reaches the server from outside, bounded: digits sent back by the page, uploaded files.
 
 Anything sent to the server may be hostile: sizes are read from headers before pixels are
 decoded, a data URL's length is checked before its base64, JPEGs are decoded at a reduced scale
@@ -19,11 +19,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import InputError
-from .mnist_format import SIZE, mnist_style, normalise_strokes
+from .mnist_format import SIZE
 
 MAX_PIXELS = 40_000_000  # the largest picture decoded at all (a PNG is decoded at full size first)
 WORK_SIDE = 1024  # pictures are analysed at most this large: plenty for a digit, cheap to filter
-MAX_SKETCH_SIDE = 4 * 320  # the app's 320 x 320 canvas, with room for a device pixel ratio up to 4
 
 
 def limit_decoding() -> None:
@@ -38,7 +37,7 @@ def limit_decoding() -> None:
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
 
 
-def decode_data_url(url: object, max_chars: int, what: str = "drawing") -> bytes:
+def decode_data_url(url: object, max_chars: int, what: str = "digit") -> bytes:
     """The PNG bytes of a `data:image/png;base64,...` URL, its length checked before anything is decoded."""
     prefix = "data:image/png;base64,"
     if not isinstance(url, str) or not url.startswith(prefix):
@@ -51,40 +50,6 @@ def decode_data_url(url: object, max_chars: int, what: str = "drawing") -> bytes
         return base64.b64decode(url[len(prefix) :], validate=True)
     except (binascii.Error, ValueError):
         raise InputError(f"The {what} is not valid base64.") from None
-
-
-def drawing_ink(png: bytes, max_side: int = MAX_SKETCH_SIDE) -> np.ndarray:
-    """The ink of the page's canvas: a transparent PNG whose alpha channel is the ink (any theme, any colour).
-
-    The header is read first: a picture larger than the canvas can make is refused before its pixels are decoded.
-    """
-    try:
-        image = Image.open(io.BytesIO(png))
-        w, h = image.size
-        if max(w, h) > max_side:
-            raise InputError(
-                f"This drawing is {w:,} × {h:,} pixels, larger than the canvas can make ({max_side} px at most)."
-            )
-        image.load()
-    except InputError:
-        raise
-    except Image.DecompressionBombError:  # PIL's own bound (limit_decoding), from the header alone
-        raise InputError(
-            f"This drawing is larger than the canvas can make ({max_side} px at most)."
-        ) from None
-    except (OSError, SyntaxError, ValueError):
-        raise InputError("The drawing is not a PNG that can be read.") from None
-    if "A" not in image.getbands():
-        raise InputError(
-            "The drawing has no transparency: send the canvas's stroke layer (its alpha is the ink)."
-        )
-    return np.asarray(image.getchannel("A"), dtype=np.float32) / 255.0
-
-
-def digit_from_drawing(png: bytes, max_side: int = MAX_SKETCH_SIDE) -> np.ndarray | None:
-    """The page's canvas (PNG bytes) -> (28, 28) MNIST-style digit with MNIST-like strokes, or None when blank."""
-    ink = drawing_ink(png, max_side)
-    return mnist_style(normalise_strokes(ink)) if ink.any() else None
 
 
 def digit_from_png(png: bytes) -> np.ndarray:

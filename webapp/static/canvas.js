@@ -1,20 +1,22 @@
 /* The drawing canvas: pointer events for the mouse, a finger or a pen; pen, eraser, undo, clear.
  *
- * The strokes are kept as point lists and repainted, so undo is exact. The canvas is transparent
- * except the ink, so its PNG's alpha channel is the ink whatever the theme or colour; the
- * controller sends it with each request (webapp/digits/decoding.py reads it).
+ * The strokes are kept as point lists (canvas pixels) and repainted, so undo is exact. The
+ * controller sends them as they are with each request; the server draws the digit from them
+ * (webapp/digits/strokes.py): what the page paints is only for the eye.
  */
 DAE.attachCanvas = (root) => {
   const canvas = root.querySelector('canvas');
   const ctx = canvas.getContext('2d'), strokes = [];
   let tool = 'pen', current = null;
-  DAE.useCanvas(canvas);
+  const WIDTH = {pen: 22, eraser: 40};
+  const round = (v) => Math.round(v * 10) / 10;
+  DAE.useStrokes({side: canvas.width, list: () => strokes.map((s) => ({tool: s.tool, width: WIDTH[s.tool], points: s.points}))});
 
   const paint = () => {
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     for (const s of strokes) {
       ctx.globalCompositeOperation = s.tool === 'eraser' ? 'destination-out' : 'source-over';
-      ctx.strokeStyle = '#2563eb'; ctx.lineWidth = s.tool === 'eraser' ? 40 : 22; ctx.lineCap = ctx.lineJoin = 'round';
+      ctx.strokeStyle = '#2563eb'; ctx.lineWidth = WIDTH[s.tool]; ctx.lineCap = ctx.lineJoin = 'round';
       ctx.beginPath(); s.points.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
       if (s.points.length === 1) ctx.lineTo(s.points[0][0] + 0.01, s.points[0][1]);
       ctx.stroke();
@@ -27,7 +29,7 @@ DAE.attachCanvas = (root) => {
   };
   const point = (e) => {
     const r = canvas.getBoundingClientRect();
-    return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+    return [round((e.clientX - r.left) * canvas.width / r.width), round((e.clientY - r.top) * canvas.height / r.height)];
   };
 
   canvas.addEventListener('pointerdown', (e) => {

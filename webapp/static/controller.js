@@ -10,7 +10,8 @@
  *
  * The render contract (webapp/contract.py holds the same, as TypedDicts):
  *   request  {session: this page's random id,
- *             source: {kind: 'none' | 'sample' | 'drawing' | 'digit', index?: int, png?: data URL},
+ *             source: {kind: 'none' | 'sample' | 'strokes' | 'digit', index?: int, png?: data URL,
+ *                      strokes?: [{tool: 'pen' | 'eraser', width, points: [[x, y], ...]}], side?: canvas px},
  *             noise: 'gaussian' | 'mask' | 'salt_pepper', strength: number, seed: int, compare: bool,
  *             views: [open view ids], map_at: [x, y] fractions of the code map | null, live: bool}
  *   answer   {busy?: bool, wait?: ms, superseded?: bool, images: {image id: data URL}, guesses: {image id: "7 · 98 %"},
@@ -35,7 +36,7 @@ window.DAE = (() => {
     digit: null,  // the digit on screen, as the server sent it (a 28 x 28 PNG data URL)
     linkedViews: [],  // the views the page's link opened
   };
-  const page = {results: null, views: null, canvas: null};  // the elements it works with
+  const page = {results: null, views: null, strokes: null};  // the elements it works with, and the canvas's strokes
   // This page's session: the server gives every session its turn (webapp/scheduler.py).
   const session = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
   let out = 0, liveOut = 0;  // requests sent and not answered (one at a time, but a final one may overtake a live frame)
@@ -46,7 +47,7 @@ window.DAE = (() => {
   const source = () => {
     if (state.tab === 'upload' && state.uploadMessage) return {kind: 'none'};
     const s = state.inputs[state.tab];
-    return s.kind === 'canvas' ? {kind: 'drawing', png: page.canvas.toDataURL('image/png')} : s;
+    return s.kind === 'canvas' ? {kind: 'strokes', side: page.strokes.side, strokes: page.strokes.list()} : s;
   };
 
   // One POST; whatever goes wrong comes back as {failed: a message for the person at the page}.
@@ -157,8 +158,8 @@ window.DAE = (() => {
       });
       send();
     },
-    // canvas.js: the canvas to encode, and what was drawn (final: the pen was lifted)
-    useCanvas(canvas) { page.canvas = canvas; },
+    // canvas.js: the strokes drawn ({side, list()}: the canvas's side and every stroke), and a change (final: the pen was lifted)
+    useStrokes(strokes) { page.strokes = strokes; },
     drawn(hasInk, final) {
       state.inputs.draw = hasInk ? {kind: 'canvas'} : {kind: 'none'};
       live = true; viewsDue = final;
