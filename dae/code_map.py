@@ -1,8 +1,11 @@
-"""The code space as a map: the DAE's 256-number codes of the 10,000 test digits, projected to 2-D.
+"""The code space as a map: a DAE's codes of the 10,000 test digits, in two dimensions.
 
     python -m dae.code_map --checkpoint checkpoints/dae --data-dir /path/to/folder
+    python -m dae.code_map --checkpoint checkpoints/dae-code2   # a 2-number code: its true plane
 
-The projection is PCA, fitted once on the codes of the clean test digits and kept beside the
+A 2-number code needs no projection: the map is the code plane itself, every point of it a code
+the decoder can be given exactly. A larger code is projected:
+the projection is PCA, fitted once on the codes of the clean test digits and kept beside the
 checkpoint (code_map.safetensors, about 60 kB): the mean code, the two principal directions and
 every test digit's position and label. The app draws the map from it and places the digit on
 screen on it; a point of the map is lifted back to 256 numbers by the PCA inverse (mean +
@@ -11,7 +14,8 @@ weights it was made with, and the app refuses a map that belongs to other weight
 
 Two directions keep only part of what the code holds (the file says how much: "explained"), so
 digits that are far apart in 256 dimensions can land near each other; the map is a view, not the
-space.
+space. For a sense of scale, the file also keeps how far apart two test codes typically are: the
+median distance between codes of two digits of the same class, and of two different classes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,18 +45,28 @@ def weights_digest(folder: str | Path) -> str:
 
 @dataclass
 class CodeMap:
-    mean: Tensor  # (256,) the mean code
-    directions: Tensor  # (2, 256) orthonormal rows: the two principal directions
+    mean: Tensor  # (d,) the mean code (0 for a 2-number code)
+    directions: Tensor  # (2, d) orthonormal rows: the two principal directions (the identity for d = 2)
     points: Tensor  # (n, 2) every digit's position
     labels: Tensor  # (n,) their classes
-    explained: float  # share of the codes' variance the two directions hold
+    explained: float  # share of the codes' variance the two directions hold (1 for d = 2)
+    distances: dict[str, float] | None = None  # median distance between two test codes: "same" class, "different"
+
+    @property
+    def code_size(self) -> int:
+        return self.mean.shape[0]
+
+    @property
+    def exact(self) -> bool:
+        """Whether the map is the code plane itself (a 2-number code), not a projection."""
+        return self.code_size == 2
 
     def project(self, codes: Tensor) -> Tensor:
-        """(m, 256) codes -> (m, 2) positions on the map."""
+        """(m, d) codes -> (m, 2) positions on the map."""
         return (codes - self.mean) @ self.directions.T
 
     def lift(self, positions: Tensor) -> Tensor:
-        """(m, 2) positions -> (m, 256) codes: the PCA inverse.
+        """(m, 2) positions -> (m, d) codes: the PCA inverse (for d = 2, the position itself).
 
         The part of the code the map does not show is the mean's.
         """
@@ -59,10 +74,13 @@ class CodeMap:
 
 
 def fit(codes: Tensor, labels: Tensor) -> CodeMap:
-    """PCA of the codes: the two directions of largest variance.
+    """PCA of the codes: the two directions of largest variance (for 2-number codes, the plane as it is).
 
     Each is signed so that its largest loading is positive, so the same codes always give the same map.
     """
+    if codes.shape[1] == 2:
+        return CodeMap(torch.zeros(2), torch.eye(2), codes.float(), labels.to(torch.uint8), 1.0,
+                       typical_distances(codes, labels))
     codes = codes.double()
     mean = codes.mean(0)
     _, s, vh = torch.linalg.svd(codes - mean, full_matrices=False)
@@ -76,7 +94,20 @@ def fit(codes: Tensor, labels: Tensor) -> CodeMap:
         ((codes - mean) @ directions.T).float(),
         labels.to(torch.uint8),
         explained,
+        typical_distances(codes, labels),
     )
+
+
+def typical_distances(codes: Tensor, labels: Tensor, pairs: int = 20_000, seed: int = 0) -> dict[str, float]:
+    """The median distance between the codes of two test digits of the same class, and of different
+    classes, over `pairs` random pairs of each (a scale for "the noise moved the code by ...")."""
+    g = torch.Generator().manual_seed(seed)
+    a, b = torch.randint(len(codes), (2, 8 * pairs), generator=g)
+    same = labels[a] == labels[b]
+    distance = (codes[a].double() - codes[b].double()).norm(dim=1)
+    keep_same = (same & (a != b)).nonzero().flatten()[:pairs]
+    keep_other = (~same).nonzero().flatten()[:pairs]
+    return {"same": float(distance[keep_same].median()), "different": float(distance[keep_other].median())}
 
 
 @torch.inference_mode()
@@ -94,7 +125,8 @@ def save(code_map: CodeMap, folder: str | Path) -> Path:
         "points": code_map.points.half(),
         "labels": code_map.labels,
     }
-    metadata = {"explained": json.dumps(code_map.explained), "weights_sha256": weights_digest(folder)}
+    metadata = {"explained": json.dumps(code_map.explained), "weights_sha256": weights_digest(folder),
+                "distances": json.dumps(code_map.distances)}
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(
             {k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata
@@ -115,6 +147,11 @@ def load(folder: str | Path) -> CodeMap | None:
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in ("mean", "directions", "points", "labels")}
         explained = float(json.loads(metadata["explained"]))
+        distances = json.loads(metadata.get("distances", "null"))
+        if distances is not None and not (isinstance(distances, dict) and all(
+                isinstance(distances.get(k), (int, float)) and not isinstance(distances[k], bool)
+                and math.isfinite(distances[k]) and distances[k] > 0 for k in ("same", "different"))):
+            raise ValueError("its distances are not two positive numbers")
     except Exception as e:  # any damage: the app goes on without the map
         raise CheckpointError(f"{path}: not a readable code map ({e})") from None
     if metadata.get("weights_sha256") != weights_digest(folder):
@@ -122,14 +159,15 @@ def load(folder: str | Path) -> CodeMap | None:
             f"{path} was made with other weights than {Path(folder) / WEIGHTS}; "
             f"make it again: python -m dae.code_map --checkpoint {folder}"
         )
+    d = tensors["mean"].shape[0] if tensors["mean"].ndim == 1 else -1
     if (
-        tensors["mean"].shape != (256,)
-        or tensors["directions"].shape != (2, 256)
+        d < 2
+        or tensors["directions"].shape != (2, d)
         or tensors["points"].shape != (len(tensors["labels"]), 2)
     ):
         raise CheckpointError(f"{path}: its tensors do not have a code map's shapes")
     return CodeMap(
-        tensors["mean"], tensors["directions"], tensors["points"].float(), tensors["labels"], explained
+        tensors["mean"], tensors["directions"], tensors["points"].float(), tensors["labels"], explained, distances
     )
 
 
@@ -156,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     code_map = make(model, to_float(images), labels)
     path = save(code_map, args.checkpoint)
-    print(
-        f"wrote {path}: {len(code_map.points):,} test digits, "
-        f"the two directions hold {100 * code_map.explained:.1f} % of the codes' variance"
-    )
+    how = ("the code plane itself" if code_map.exact else
+           f"the two directions hold {100 * code_map.explained:.1f} % of the codes' variance")
+    print(f"wrote {path}: {len(code_map.points):,} test digits, {how}; median distance between two codes: "
+          f"{code_map.distances['same']:.2f} (same class), {code_map.distances['different']:.2f} (different classes)")
     return 0
 
 

@@ -112,6 +112,56 @@ def _download(root: Path, train: bool) -> None:
     torchvision.datasets.MNIST(str(root), train=train, download=True)
 
 
+def have_mnist(root: str | Path) -> bool:
+    """Whether `root`/MNIST/raw holds all four files (extracted or .gz)."""
+    raw = Path(root) / "MNIST" / "raw"
+    return all((raw / name).is_file() or (raw / f"{name}.gz").is_file() for name in MNIST_FILES)
+
+
+def download_mnist(root: str | Path, progress=None, timeout: float = 30.0) -> None:
+    """The four MNIST archives into `root`/MNIST/raw, each checked against torchvision's MD5 and written whole
+    (a partial download never takes a file's name); `progress(bytes_so_far, bytes_in_all)` as it goes.
+
+    DataError, saying how to provide the files instead, when no mirror can be reached.
+    """
+    import hashlib
+    import urllib.request
+
+    from torchvision.datasets import MNIST
+
+    from .files import atomic_path
+
+    raw = Path(root) / "MNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    sizes = {"train-images": 9_912_422, "train-labels": 28_881, "t10k-images": 1_648_877, "t10k-labels": 4_542}
+    total, done = sum(sizes.values()), 0
+    for name, md5 in MNIST.resources:
+        target = raw / name
+        if target.is_file() and hashlib.md5(target.read_bytes()).hexdigest() == md5:
+            done += target.stat().st_size
+            continue
+        errors = []
+        for mirror in MNIST.mirrors:
+            try:
+                with urllib.request.urlopen(mirror + name, timeout=timeout) as response, atomic_path(target) as tmp:
+                    digest, start = hashlib.md5(), done
+                    with open(tmp, "wb") as f:
+                        while chunk := response.read(1 << 16):
+                            f.write(chunk)
+                            digest.update(chunk)
+                            done += len(chunk)
+                            if progress:
+                                progress(done, total)
+                    if digest.hexdigest() != md5:
+                        done = start
+                        raise OSError(f"{name} arrived damaged (MD5 {digest.hexdigest()})")
+                break
+            except OSError as e:  # URLError, timeouts, a damaged file: the next mirror
+                errors.append(f"{mirror}: {e}")
+        else:
+            raise DataError(f"MNIST could not be downloaded ({'; '.join(errors)[:300]}).\n{_help(Path(root))}")
+
+
 def load_mnist(root: str | Path, train: bool = True, download: bool = True) -> tuple[Tensor, Tensor]:
     """One split as (images uint8 (N, 28, 28), labels int64 (N,)).
 

@@ -39,6 +39,13 @@ NOISE_LEVELS: dict[str, tuple[float, ...]] = {
     "mask": (0.1, 0.25, 0.5, 0.7, 0.9),
     "salt_pepper": (0.05, 0.1, 0.2, 0.3, 0.5),
 }
+# Corruptions no model was trained on (dae.noise.UNSEEN_KINDS): `--unseen` scores these instead.
+UNSEEN_LEVELS: dict[str, tuple[float, ...]] = {
+    "blur": (1.0, 2.0, 3.0),
+    "shift": (2.0, 4.0, 8.0),
+    "rotate": (15.0, 30.0, 60.0),
+    "block": (0.2, 0.4, 0.6),
+}
 SAMPLE_SETTINGS = (("gaussian", (0.3, 0.5, 0.8)), ("mask", (0.3, 0.5, 0.8)))  # the panels of samples.png
 NOISE_SEED = 1234
 DEFAULT_CLASSIFIER = "checkpoints/classifier"  # the judge of recognition, when it is there
@@ -46,7 +53,7 @@ DEFAULT_CLASSIFIER = "checkpoints/classifier"  # the judge of recognition, when 
 
 def level_seed(kind: str, level: float, seed: int = NOISE_SEED) -> int:
     """A fixed seed per (kind, level), independent of the order levels are evaluated in."""
-    return seed + 1000 * list(NOISE_LEVELS).index(kind) + round(level * 100)
+    return seed + 1000 * list(NOISE_LEVELS | UNSEEN_LEVELS).index(kind) + round(level * 100)
 
 
 def noisy_test_set(clean: Tensor, kind: str, level: float, seed: int = NOISE_SEED) -> Tensor:
@@ -257,6 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--no-baselines", action="store_true", help="skip the classical denoisers (much faster)")
+    p.add_argument("--unseen", action="store_true",
+                   help="score the corruptions no model was trained on (blur, shift, rotation, a hidden block) instead; "
+                        "the results go to <first checkpoint>/evaluation_unseen.json")
     p.add_argument(
         "--json",
         default=None,
@@ -326,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = evaluate(
         models,
         clean,
+        levels=UNSEEN_LEVELS if args.unseen else NOISE_LEVELS,
         baselines=not args.no_baselines,
         progress=lambda s: print(s, file=sys.stderr),
         classifier=classifier,
@@ -358,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Recognition of the {len(clean):,} test digits by the classifier",
         )
         print(f"wrote {args.accuracy_figure}", file=sys.stderr)
-    out = Path(args.json) if args.json else Path(args.checkpoint[0]) / "evaluation.json"
+    default_json = "evaluation_unseen.json" if args.unseen else "evaluation.json"
+    out = Path(args.json) if args.json else Path(args.checkpoint[0]) / default_json
     recognition = (
         {} if classifier is None else {"classifier": str(classifier_dir), "clean_accuracy": recognised}
     )

@@ -8,6 +8,7 @@ on the same device. A strength of 0 returns the input unchanged.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -19,13 +20,14 @@ Seed = torch.Generator | int | None
 
 @dataclass(frozen=True)
 class NoiseKind:
-    """A corruption with the range of strengths the app offers and blind training draws from."""
+    """A corruption with the range of strengths the app offers (and blind training draws from, for NOISE_KINDS)."""
 
     name: str
     label: str  # how the app names it
     strength_name: str  # what the strength means, for slider labels
     max_strength: float
     default_strength: float
+    seen: bool = True  # one of the noises the models were trained on (blind noise)
 
 
 NOISE_KINDS: dict[str, NoiseKind] = {
@@ -36,6 +38,19 @@ NOISE_KINDS: dict[str, NoiseKind] = {
         NoiseKind("salt_pepper", "Salt and pepper", "a (fraction of pixels set to 0 or 1)", 0.5, 0.2),
     )
 }
+
+
+# Corruptions no model here was trained on: the app offers them to show where a DAE fails.
+UNSEEN_KINDS: dict[str, NoiseKind] = {
+    k.name: k
+    for k in (
+        NoiseKind("blur", "Blur", "σ (px of Gaussian blur)", 3.0, 1.5, seen=False),
+        NoiseKind("shift", "Shift", "d (pixels moved, in a direction drawn from the seed)", 8.0, 4.0, seen=False),
+        NoiseKind("rotate", "Rotation", "θ (degrees, turned either way by the seed)", 90.0, 30.0, seen=False),
+        NoiseKind("block", "Block", "s (side of a hidden square, a fraction of 28 px)", 0.6, 0.3, seen=False),
+    )
+}
+CORRUPTIONS: dict[str, NoiseKind] = NOISE_KINDS | UNSEEN_KINDS
 
 
 def make_generator(seed: Seed, device: torch.device | str = "cpu") -> torch.Generator | None:
@@ -102,11 +117,76 @@ def salt_pepper(x: Tensor, amount: Strength, generator: Seed = None) -> Tensor:
     return _salt_pepper(x, _per_sample(amount, x), _rand(x, make_generator(generator, x.device)))
 
 
-NOISE_FUNCTIONS = {"gaussian": gaussian, "mask": mask, "salt_pepper": salt_pepper}
+# ---- the unseen corruptions: one strength for the whole batch, what the app shows ------------------------
+
+
+def blur(x: Tensor, sigma: float, generator: Seed = None) -> Tensor:
+    """A Gaussian blur of σ pixels (separable, the border extended), no randomness."""
+    sigma = float(sigma)
+    if sigma <= 0:
+        return x.clone()
+    radius = max(1, round(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    flat = x.reshape(-1, 1, *x.shape[-2:])  # (m, 1, 28, 28)
+    flat = torch.nn.functional.pad(flat, (radius, radius, radius, radius), mode="replicate")
+    flat = torch.nn.functional.conv2d(flat, kernel.view(1, 1, 1, -1))
+    flat = torch.nn.functional.conv2d(flat, kernel.view(1, 1, -1, 1))
+    return flat.reshape(x.shape).clamp(0.0, 1.0)
+
+
+def _angle(generator: Seed, device) -> float:
+    g = make_generator(generator, "cpu")
+    return float(torch.rand((), generator=g)) * 2 * math.pi
+
+
+def shift(x: Tensor, pixels: float, generator: Seed = None) -> Tensor:
+    """The digit moved by `pixels` in a direction drawn from the seed (to whole pixels), background coming in."""
+    angle = _angle(generator, x.device)
+    dx, dy = round(float(pixels) * math.cos(angle)), round(float(pixels) * math.sin(angle))
+    h, w = x.shape[-2:]
+    out = torch.zeros_like(x)
+    if abs(dx) < w and abs(dy) < h:
+        out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
+            ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+    return out
+
+
+def rotate(x: Tensor, degrees: float, generator: Seed = None) -> Tensor:
+    """The digit turned by `degrees` about the image's centre, clockwise or not as the seed draws (bilinear)."""
+    if float(degrees) == 0:
+        return x.clone()
+    sign = 1.0 if _angle(generator, x.device) < math.pi else -1.0
+    a = math.radians(sign * float(degrees))
+    flat = x.reshape(-1, 1, *x.shape[-2:])
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]], dtype=x.dtype,
+                         device=x.device).expand(len(flat), 2, 3)
+    grid = torch.nn.functional.affine_grid(theta, list(flat.shape), align_corners=False)
+    out = torch.nn.functional.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.reshape(x.shape).clamp(0.0, 1.0)
+
+
+def block(x: Tensor, side: float, generator: Seed = None) -> Tensor:
+    """A square of `side` × 28 px hidden (set to the background, 0), placed near the middle as the seed draws."""
+    h, w = x.shape[-2:]
+    n = round(float(side) * w)
+    if n <= 0:
+        return x.clone()
+    g = make_generator(generator, "cpu")
+    cy, cx = (14 + 12 * (torch.rand(2, generator=g) - 0.5)).tolist()  # the centre within 6 px of the middle
+    top, left = min(max(round(cy - n / 2), 0), h - n), min(max(round(cx - n / 2), 0), w - n)
+    out = x.clone()
+    out[..., top : top + n, left : left + n] = 0.0
+    return out
+
+
+NOISE_FUNCTIONS = {"gaussian": gaussian, "mask": mask, "salt_pepper": salt_pepper, "blur": blur, "shift": shift,
+                   "rotate": rotate, "block": block}
 
 
 def add_noise(x: Tensor, kind: str, strength: Strength, generator: Seed = None) -> Tensor:
-    """Corrupt x with the named noise kind."""
+    """Corrupt x with the named kind (a noise the models were trained on, or an unseen corruption)."""
     if kind not in NOISE_FUNCTIONS:
         raise ValueError(f"unknown noise kind {kind!r}; choose one of {', '.join(NOISE_FUNCTIONS)}")
     return NOISE_FUNCTIONS[kind](x, strength, generator)

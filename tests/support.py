@@ -88,8 +88,9 @@ def uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def request(source, noise="gaussian", strength=0.5, seed=0, compare=False, views=()) -> dict:
-    """A render request as the page's controller sends it (webapp/static/controller.js)."""
+def request(source, noise="gaussian", strength=0.5, seed=0, compare=None, views=()) -> dict:
+    """A render request as the page's controller sends it (webapp/static/controller.js): `compare` is the
+    name of the model beside the DAE ("unet", "plain-ae", ...) or None."""
     return {
         "source": source,
         "noise": noise,

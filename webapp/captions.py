@@ -9,16 +9,20 @@ from dae import metrics
 from .engine import Result
 
 
-def guess_text(result: Result, name: str) -> str:
-    """The classifier's guess as the page shows it under an image: "7 · 98 %"."""
-    if name not in result.guesses:
-        return ""
-    return guess_of(*result.guesses[name])
+# The judge's percentage is calibrated (dae.calibration): how often it is right when it is that sure.
+# Below 50 % it is more often wrong than right, so the page calls it unsure rather than a reading.
+SURE = 0.5
+JUDGE_NOTE = (
+    "Under each image: the digit a classifier trained on clean MNIST digits reads there, and how often it is "
+    "right when it is that sure (measured on clean and noisy digits it never trained on). Under 50 % it is more "
+    "often wrong than right: shown grey, with a ?. <span class=\"dae-wrong\">Red</span>: it is sure of another "
+    "digit than the input's."
+)
 
 
 def guess_of(label: int, confidence: float) -> str:
-    """A label and its probability as the page writes them: "7 · 98 %"."""
-    return f"{label} · {100 * confidence:.0f} %"
+    """A reading and its probability as the page writes them: "7 · 98 %", or "7? · 38 %" when unsure."""
+    return f"{label}{'' if confidence >= SURE else '?'} · {100 * confidence:.0f} %"
 
 
 METRICS_LEGEND = (  # one line per column of the metrics table

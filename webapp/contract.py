@@ -28,15 +28,20 @@ class Source(TypedDict, total=False):
     side: int  # kind "strokes": the canvas's side in pixels, the unit of the points
 
 
+class MapPoint(TypedDict, total=False):
+    model: str  # whose code map was clicked ("dae", "dae-code2")
+    at: list[float]  # [x, y], fractions of the map's width and height from its top left
+
+
 class RenderRequest(TypedDict, total=False):
     session: str  # the page's own random id (8-64 letters, digits, - or _): each session has its turn
     source: Source
-    noise: str  # a noise kind: "gaussian", "mask" or "salt_pepper"
+    noise: str  # a kind of noise (dae.noise.CORRUPTIONS): "gaussian", "mask", "salt_pepper", or an unseen one
     strength: float  # from 0 to the kind's maximum
-    seed: int  # the noise's seed, 0 to 2**63 - 1
-    compare: bool  # the U-Net's results too
+    seed: int | str  # the noise's seed, 0 to 2**31 - 1 (the seed box's text, as typed)
+    compare: str | None  # the name of a model to show beside the DAE ("unet", "plain-ae", ...), or none
     views: list[str]  # ids of the open views to fill in ("curve", "layers", "latent-map", "learning")
-    map_at: list[float] | None  # the code map's clicked point, as fractions of its width and height
+    map_at: MapPoint | None  # the code map's clicked point
     live: bool  # the pen is moving: the results only, no views
 
 
@@ -44,18 +49,21 @@ class RenderAnswer(TypedDict, total=False):
     busy: bool  # not computed now: ask again after `wait` ms
     wait: int
     superseded: bool  # a newer request of the same page took this one's place: nothing to show
-    images: dict[
-        str, str
-    ]  # result image id ("clean", "noisy", "recon", "error", "unet-recon", "unet-error") -> PNG data URL
-    guesses: dict[str, str]  # image id -> the classifier's reading, "7 · 98 %"
-    wrong: list[str]  # image ids whose reading is not the input's
+    images: dict[str, str]  # image id ("clean", "noisy", "recon", "error", "compare-recon", "compare-error") -> PNG URL
+    guesses: dict[str, str]  # image id -> the classifier's reading, "7 · 98 %" ("7? · 38 %" when unsure)
+    unsure: list[str]  # image ids whose reading is under 50 % (more often wrong than right)
+    wrong: list[str]  # image ids whose sure reading is not the input's sure reading
     views: dict[str, str]  # view id -> its HTML
     status: str  # HTML under the results: the metrics table, a hint, or what went wrong
     metrics: dict  # the numbers behind the table, as the API returns them
     digit: str  # the input digit as a 28 x 28 PNG data URL (the page sends it back as a "digit" source)
+    pixels: str  # the same digit for a link: its pixels deflated, in base64url (links.py reads it back)
     sample: int | None  # the bundled sample shown, if any
+    test_index: int | None  # its number in the MNIST test set
     caption: str  # what the digit is ("MNIST test digit #6517, a 3")
-    compare: bool  # whether the U-Net's results are in the answer
+    compare: str | None  # the model beside the DAE in this answer, if any
+    compare_title: str  # how the page names it
+    compare_note: str  # one line on what it is there to show
 
 
 class Update(dict):

@@ -11,15 +11,14 @@ answer's status line says what is wrong, in one place, replaced by the next answ
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import base64
+import io
+import zlib
 
 import numpy as np
 
-from dae.noise import NOISE_KINDS, NoiseKind
-
-from .captions import guess_text, metrics_html
-from .contract import RenderAnswer, Update
+from .captions import SURE, guess_of, metrics_html
+from .contract import RenderAnswer
 from .digits.decoding import decode_data_url, digit_from_png
 from .digits.strokes import digit_from_strokes, parse_strokes
 from .digits.upload import read_upload
@@ -33,8 +32,6 @@ MAX_DIGIT_CHARS = 4_000  # a 28 x 28 greyscale PNG is a few hundred bytes
 CANVAS = 320  # side of the drawing canvas; its PNG has this size whatever the device pixel ratio (measured at 1 and 3)
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
 DRAW_HINT = "✏️ Draw a digit on the canvas."
-EXPIRED = "This upload is no longer on the server (uploads are kept for an hour)."
-MODEL_TITLES = {"dae": "DAE (the autoencoder)", "unet": "U-Net (stronger, for comparison)"}
 
 
 def source_digit(served: Served, source: object) -> tuple[np.ndarray | None, int | None, str]:
@@ -62,85 +59,82 @@ def render(served: Served, request: dict) -> RenderAnswer:
     """Everything the Denoise tab shows for one request (contract.RenderRequest -> contract.RenderAnswer)."""
     if not isinstance(request, dict):
         return {"status": warning(InputError("Bad request."))}
+    served = served.for_session(request.get("session"))
     try:
         digit, sample, hint = source_digit(served, request.get("source"))
     except InputError as e:
         return {"images": {}, "status": warning(e)}
     if digit is None:
         return {"images": {}, "status": hint}
-    compare = bool(request.get("compare")) and "unet" in served.denoiser.models
-    names = ("dae", "unet") if compare else ("dae",)
+    beside = request.get("compare")
+    beside = beside if isinstance(beside, str) and beside in served.models and beside != "dae" else None
+    names = ("dae", beside) if beside else ("dae",)
     shown = {
         "images": {"clean": png_data_uri(digit)},
         "digit": png_data_uri(digit),
+        "pixels": link_pixels(digit),
         "sample": sample,
-        "compare": compare,
+        "test_index": None if sample is None else int(served.test_indices[sample]),
+        "compare": beside,
     }
+    if beside:
+        shown |= {"compare_title": served.models[beside].title, "compare_note": served.models[beside].note}
     if sample is not None:
-        shown["caption"] = (
-            f"MNIST test digit #{int(served.test_indices[sample])}, a {int(served.labels[sample])}"
-        )
+        shown["caption"] = f"MNIST test digit #{int(served.test_indices[sample])}, a {int(served.labels[sample])}"
     try:
         r = served.denoiser(digit, request.get("noise"), request.get("strength"), request.get("seed"), names)
     except InputError as e:
         return shown | {"status": warning(e)}
     images = shown["images"] | {"noisy": png_data_uri(r.noisy)}
-    for name, prefix in (("dae", ""), ("unet", "unet-")):
+    shown_as = {"input": "clean", "noisy": "noisy", "dae": "recon", beside: "compare-recon"}  # result -> image id
+    for name, prefix in (("dae", ""), (beside, "compare-")):
         if name in r.outputs:
             images[prefix + "recon"] = png_data_uri(r.outputs[name])
-            images[prefix + "error"] = png_rgb_data_uri(
-                error_image(np.abs(r.outputs[name] - r.clean), scale=1)
-            )
-    guesses = {
-        "clean": guess_text(r, "input"),
-        "noisy": guess_text(r, "noisy"),
-        "recon": guess_text(r, "dae"),
-    }
-    if "unet" in r.outputs:
-        guesses["unet-recon"] = guess_text(r, "unet")
-    wrong = [
-        key
-        for key, name in (("noisy", "noisy"), ("recon", "dae"), ("unet-recon", "unet"))
-        if name in r.guesses and "input" in r.guesses and r.guesses[name][0] != r.guesses["input"][0]
-    ]
+            images[prefix + "error"] = png_rgb_data_uri(error_image(np.abs(r.outputs[name] - r.clean), scale=1))
+    guesses = {shown_as[name]: guess_of(*guess) for name, guess in r.guesses.items()}
+    unsure = [shown_as[name] for name, (_, confidence) in r.guesses.items() if confidence < SURE]
+    reading = r.guesses.get("input")
+    wrong = []  # a sure reading of another digit than the input's sure reading
+    if reading is not None and reading[1] >= SURE:
+        wrong = [shown_as[name] for name, (label, confidence) in r.guesses.items()
+                 if name != "input" and confidence >= SURE and label != reading[0]]
     views = {} if request.get("live") else open_views(served, request, digit, r, names)
+    titles = {name: model.title for name, model in served.models.items()}
     return shown | {
         "images": images,
         "guesses": guesses,
+        "unsure": unsure,
         "wrong": wrong,
         "views": views,
-        "status": metrics_html(r, MODEL_TITLES),
+        "status": metrics_html(r, titles),
         "metrics": result_json(r),
     }
 
 
-def uploaded(path: str | None) -> dict:
-    """A file was uploaded (or removed): the picture itself, and the digit it became as a 28 x 28 PNG for the page."""
-    if path is None:
-        return {"preview": None, "upload_digit": json.dumps({"none": True})}
-    if not Path(path).is_file():  # the server's cache deletes uploads after a while (app.CACHE_CLEANUP)
-        return {
-            "preview": None,
-            "upload_digit": json.dumps({"error": warning(InputError(f"{EXPIRED} Upload it again, please."))}),
-        }
+def upload(data: bytes) -> dict:
+    """POST /dae/upload: a picture's bytes -> the digit it shows as a 28 x 28 PNG, and a small preview of it;
+    or the reason it shows none, in the page's words."""
     try:
-        upload = read_upload(path)
+        found = read_upload(io.BytesIO(data))
     except InputError as e:
-        return {"preview": None, "upload_digit": json.dumps({"error": warning(e)})}
-    return {"preview": upload.preview, "upload_digit": json.dumps({"digit": png_data_uri(upload.digit)})}
+        return {"error": str(e)}
+    return {"digit": png_data_uri(found.digit), "preview": png_rgb_data_uri(found.preview)}
 
 
-def kind_slider(kind: str, strength: float) -> dict:
-    """Another noise kind: the slider takes its range and meaning (the value kept where it fits)."""
-    if kind not in NOISE_KINDS:
-        return {}
-    return {"strength": strength_slider(NOISE_KINDS[kind], strength)}
+def link_pixels(digit: np.ndarray) -> str:
+    """A digit for a link: its 28 x 28 pixels, deflated and in base64url (a few hundred characters)."""
+    pixels = (np.clip(digit, 0, 1) * 255 + 0.5).astype(np.uint8).tobytes()
+    return base64.urlsafe_b64encode(zlib.compress(pixels, 9)).decode("ascii").rstrip("=")
 
 
-def strength_slider(kind: NoiseKind, strength: float) -> Update:
-    """The strength slider for `kind`: its range, its meaning, and the value kept within the range."""
-    return Update(
-        maximum=kind.max_strength,
-        value=min(float(strength), kind.max_strength),
-        label=f"Strength: {kind.strength_name}",
-    )
+def digit_from_link(text: object) -> np.ndarray | None:
+    """The digit of a link's `pixels` (link_pixels' form), or None when it is not one."""
+    if not isinstance(text, str) or not 0 < len(text) <= 2_000:
+        return None
+    try:
+        pixels = zlib.decompressobj().decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)), 785)
+    except (ValueError, zlib.error):
+        return None
+    if len(pixels) != 784:
+        return None
+    return np.frombuffer(pixels, np.uint8).reshape(28, 28).astype(np.float32) / 255

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import threading
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -22,13 +23,13 @@ from torch import Tensor, nn
 from dae import metrics
 from dae.baselines import median3
 from dae.checkpoint import load_model
-from dae.noise import NOISE_KINDS, add_noise
+from dae.noise import CORRUPTIONS, add_noise
 
 from .errors import InputError, shown
 
 CURVE_STEPS = 21  # strengths on the quality-against-noise curve, 0 to the slider's maximum
 CURVE_CACHE = 64  # curves kept (a few kB each): the latest digits, noise kinds and seeds on screen
-MAX_SEED = 2**63 - 1
+MAX_SEED = 2**31 - 1  # plenty of noises, and a number people can read
 
 
 # ---- the denoiser --------------------------------------------------------------------------------
@@ -61,15 +62,15 @@ def subnormals_flushed():
 
 def check_controls(kind: object, strength: object, seed: object) -> tuple[str, float, int]:
     """Validate what the controls (or an API client) sent, whatever its type; InputError with a readable message."""
-    if not isinstance(kind, str) or kind not in NOISE_KINDS:
-        raise InputError(f"Unknown noise kind {shown(kind)}: choose one of {', '.join(NOISE_KINDS)}.")
-    top = NOISE_KINDS[kind].max_strength
+    if not isinstance(kind, str) or kind not in CORRUPTIONS:
+        raise InputError(f"Unknown noise kind {shown(kind)}: choose one of {', '.join(CORRUPTIONS)}.")
+    top = CORRUPTIONS[kind].max_strength
     value = real_number(strength)
     if value is None or not 0 <= value <= top:
         raise InputError(f"The {kind} strength must be a number from 0 to {top} (got {shown(strength)}).")
     whole = whole_number(seed)
     if whole is None or not 0 <= whole <= MAX_SEED:
-        raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED} (got {shown(seed)}).")
+        raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED:,} (got {shown(seed)}).")
     return kind, value, whole
 
 
@@ -93,7 +94,7 @@ def whole_number(value: object) -> int | None:
     """A whole number from an int, an integral float or a string of digits (never a bool); None otherwise."""
     if isinstance(value, str):
         text = value.strip()
-        return int(text) if text.isdigit() and len(text) <= 40 else None
+        return int(text) if re.fullmatch(r"[0-9]{1,40}", text) else None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -221,7 +222,7 @@ class Denoiser:
     @subnormals_flushed()
     def _curve(self, digit: np.ndarray, kind: str, seed: int, names: tuple[str, ...], steps: int) -> dict:
         """`curve` computed: one batch per model, one through the median filter and one through the classifier."""
-        strengths = np.linspace(0.0, NOISE_KINDS[kind].max_strength, steps)
+        strengths = np.linspace(0.0, CORRUPTIONS[kind].max_strength, steps)
         x = torch.from_numpy(digit).view(1, 1, 28, 28)
         noisy = torch.cat([add_noise(x, kind, float(s), seed) for s in strengths])
         images = {

@@ -16,14 +16,15 @@ import gradio as gr
 import numpy as np
 from PIL import Image
 
-from dae.noise import NOISE_KINDS
+from dae.noise import CORRUPTIONS, NOISE_KINDS
 
-from . import api, denoise_tab, latent_tab, links
+from . import api, denoise_tab, latent_tab, links, train_tab
 from .contract import Update
 from .digits.decoding import limit_decoding
 from .errors import InputError
-from .markup import CANVAS_HTML, picker_html, results_html, views_html
+from .markup import CANVAS_HTML, UPLOAD_HTML, controls_html, picker_html, results_html, train_html, views_html
 from .pictures import colorbar_html, png_data_uri, upscale
+from .routes import PageRoutes
 from .served import Served
 from .serving import CACHE_CLEANUP, HEAVY, LIGHT, QUEUE_SIZE
 
@@ -33,15 +34,11 @@ JS_ONLY = dict(
     queue=False, show_progress="hidden", api_visibility="private"
 )  # events that run in the browser only
 # The noise kind's radio tells the controller the kind, and the strength kept within the kind's range.
-KIND_JS = (
-    "(k, s) => { DAE.set({noise: k, strength: Math.min(s, "
-    + json.dumps({k.name: k.max_strength for k in NOISE_KINDS.values()})
-    + "[k])}); return [k, s]; }"
-)
+def build_demo(served: Served, trainer: train_tab.Trainer | None = None) -> gr.Blocks:
+    """The whole page around the served models, queued and bounded, ready for serving.launch.
 
-
-def build_demo(served: Served) -> gr.Blocks:
-    """The whole page around the served models, queued and bounded, ready for serving.launch."""
+    `trainer` runs the Train tab's runs (none: the tab says training is off here).
+    """
     limit_decoding()  # before anything is served: uploads are decoded by PIL
     with gr.Blocks(title=TITLE, delete_cache=CACHE_CLEANUP) as demo:
         gr.Markdown(
@@ -50,123 +47,52 @@ def build_demo(served: Served) -> gr.Blocks:
             "convolutional autoencoder makes of it. Each digit is first reduced to MNIST's 28 × 28 format."
         )
         with gr.Tab("Denoise"):
-            controls = denoise_layout(served)
+            input_tabs = denoise_layout(served)
         with gr.Tab("Latent space"):
             latent_layout(served)
+        with gr.Tab("Train") as train:
+            gr.HTML(train_html(list(NOISE_KINDS.values()), train_tab.CODE_SIZES, train_tab.DIGITS,
+                               train_tab.DEFAULT_DIGITS, train_tab.where(trainer)),
+                    elem_id="train", js_on_load="DAE.attachTrain(element);")
+        train.select(None, js="() => DAE.trainOpened()", **JS_ONLY)
         api_layout(served)
-        # A link restores the page: the controls take the address's values, then the controller starts with them.
+        # A link restores the page: the input tab it names, then the controller starts with all the rest.
         linked = gr.Textbox(visible=False)
-        names = ["kind", "strength", "seed", "compare", "input_tabs"]
-        from_link = keyed(functools.partial(links.from_link, served), controls | {"linked": linked})
 
         def restore(request: gr.Request):  # the annotation is how Gradio knows to pass the request
-            return from_link(request)
+            out = links.from_link(served, request)
+            return gr.update(selected=out["tab"]) if out["tab"] else gr.update(), json.dumps(out)
 
-        demo.load(restore, None, [*(controls[n] for n in names), linked], **JS_ONLY).then(
-            None,
-            [controls["kind"], controls["strength"], controls["seed"], controls["compare"], linked],
-            js="(noise, strength, seed, compare, linked) => DAE.start({noise, strength, seed, compare}, linked)",
-            **JS_ONLY,
-        )
+        demo.load(restore, None, [input_tabs, linked], **JS_ONLY).then(
+            None, [linked], js="(linked) => DAE.start(linked)", **JS_ONLY)
     demo.queue(max_size=QUEUE_SIZE)
-    demo.render_handler = functools.partial(denoise_tab.render, served)  # serving.launch routes POST /dae/render to it
+    demo.page_routes = PageRoutes(functools.partial(denoise_tab.render, served), trainer, served)  # serving.launch
     return demo
 
 
-def denoise_layout(served: Served) -> dict[str, gr.components.Component]:
-    """Inputs on the left with their results right under them (so a phone shows both), controls on the right."""
-    kinds = list(NOISE_KINDS.values())
-    first = kinds[0]
+def denoise_layout(served: Served) -> gr.Tabs:
+    """The input on the left (drawing, samples, upload); on the right the controls, and the results right under
+    them (on a phone: the input, then the controls and the results together); the views below, full width."""
     with gr.Row():
         with gr.Column(scale=3, min_width=320):
             with gr.Tabs(selected="draw") as input_tabs:
                 with gr.Tab("Draw", id="draw") as draw_tab:
-                    gr.HTML(
-                        CANVAS_HTML.format(side=denoise_tab.CANVAS),
-                        elem_id="sketch",
-                        js_on_load="DAE.attachCanvas(element);",
-                    )
+                    gr.HTML(CANVAS_HTML.format(side=denoise_tab.CANVAS), elem_id="sketch",
+                            js_on_load="DAE.attachCanvas(element);")
                 with gr.Tab("MNIST samples", id="samples") as samples_tab:
                     thumbnails = [png_data_uri(img) for img in served.samples]
-                    gr.HTML(
-                        picker_html(thumbnails, served.labels, served.test_indices),
-                        elem_id="samples",
-                        elem_classes="dae-picker",
-                        js_on_load="DAE.attachPicker(element);",
-                    )
+                    gr.HTML(picker_html(thumbnails, served.labels, served.test_indices), elem_id="samples",
+                            elem_classes="dae-picker", js_on_load="DAE.attachPicker(element);")
                 with gr.Tab("Upload", id="upload") as upload_tab:
-                    with gr.Row():
-                        upload = gr.File(
-                            file_types=["image"],
-                            type="filepath",
-                            label="An image of a digit (any size or format)",
-                            elem_id="upload",
-                            min_width=160,
-                        )
-                        preview = gr.Image(
-                            label="Your picture",
-                            elem_id="preview",
-                            format="png",
-                            interactive=False,
-                            height=200,
-                            min_width=160,
-                            buttons=[],
-                        )
-            gr.HTML(
-                results_html(colorbar_html(), denoise_tab.BLANK_HINT),
-                elem_id="results",
-                js_on_load="DAE.attachResults(element);",
-            )
-        with gr.Column(scale=2, min_width=280):
-            kind = gr.Radio(
-                [(k.label, k.name) for k in kinds], value=first.name, label="Noise", elem_id="kind"
-            )
-            strength = gr.Slider(
-                0,
-                first.max_strength,
-                value=first.default_strength,
-                step=0.01,
-                label=f"Strength: {first.strength_name}",
-                elem_id="strength",
-            )
-            with gr.Row():
-                seed = gr.Number(0, label="Noise seed (applies on Enter or leaving the box)", elem_id="seed")
-                new_noise = gr.Button("New noise", elem_id="new-noise")
-            compare = gr.Checkbox(
-                False,
-                label="Compare with a stronger model (U-Net)",
-                visible="unet" in served.denoiser.models,
-                elem_id="compare",
-            )
-            gr.Markdown(
-                "The models were trained *blind*: every training image got a random noise kind at a random "
-                "strength over these sliders' full range, and the model was never told which, so one checkpoint serves every setting."
-            )
-    gr.HTML(views_html(served.map_picture), elem_id="views", js_on_load="DAE.attachViews(element);")
-    upload_digit = gr.Textbox(visible=False)
+                    gr.HTML(UPLOAD_HTML, elem_id="upload", js_on_load="DAE.attachUpload(element);")
+        with gr.Column(scale=4, min_width=320):
+            controls = controls_html(list(CORRUPTIONS.values()), served.beside())
+            gr.HTML(results_html(controls, colorbar_html(), denoise_tab.BLANK_HINT), elem_id="results",
+                    js_on_load="DAE.attachResults(element);")
+    gr.HTML(views_html(list(served.models.values())), elem_id="views", js_on_load="DAE.attachViews(element);")
     for tab, name in ((draw_tab, "draw"), (samples_tab, "samples"), (upload_tab, "upload")):
         tab.select(None, js=f"() => DAE.useTab('{name}')", **JS_ONLY)
-    kind.change(
-        keyed(denoise_tab.kind_slider, {"strength": strength}),
-        [kind, strength],
-        [strength],
-        js=KIND_JS,
-        **JS_ONLY,
-    )
-    gr.on([strength.input, strength.change], None, [strength], js="(v) => DAE.set({strength: v})", **JS_ONLY)
-    gr.on([seed.submit, seed.blur], None, [seed], js="(v) => DAE.set({seed: v})", **JS_ONLY)
-    new_noise.click(None, [seed], [seed], js="(s) => DAE.nextSeed(s)", **JS_ONLY)
-    compare.change(None, [compare], js="(c) => DAE.set({compare: c})", **JS_ONLY)
-    gr.on(
-        [upload.upload, upload.clear],
-        keyed(denoise_tab.uploaded, {"preview": preview, "upload_digit": upload_digit}),
-        [upload],
-        [preview, upload_digit],
-        show_progress="hidden",
-        api_visibility="private",
-        **HEAVY,
-    ).then(None, [upload_digit], js="(d) => DAE.setUpload(d)", **JS_ONLY)
-    return {"kind": kind, "strength": strength, "seed": seed, "compare": compare, "input_tabs": input_tabs}
+    return input_tabs
 
 
 def latent_layout(served: Served) -> None:

@@ -15,28 +15,19 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
-import json
 import logging
-import os
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 import uvicorn.config
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
+from starlette.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .scheduler import SUPERSEDED, FairScheduler
 
 STATIC = Path(__file__).parent / "static"
-STATIC_URL = "/dae-static"  # where the page's scripts are served (static/head.html loads them from there)
-RENDER_URL = "/dae/render"
+PAGE_URL = "/dae/"  # the page's own routes (routes.py)
 
 # Gradio's events: requests waiting at once, all events together (more are refused at once with
 # "queue full"); the events that decode pictures run two at a time, the cheap ones have their own slots.
@@ -47,12 +38,10 @@ CACHE_CLEANUP = (600, 3600)  # every 10 minutes, delete result images and upload
 MAX_UPLOAD = "10mb"
 
 # Request bodies, by path prefix (bytes); anything else that has a body gets DEFAULT_BODY.
-BODY_LIMITS = (("/gradio_api/upload", 10_500_000), (RENDER_URL, 700_000))
+BODY_LIMITS = (("/gradio_api/upload", 10_500_000), ("/dae/upload", 10_500_000), (PAGE_URL, 700_000))
 DEFAULT_BODY = 256_000
 BODY_GRACE, BODY_RATE = 10.0, 20_000  # a body may take GRACE s, then must keep up RATE bytes/s on average
 HEADER_TIMEOUT = 10.0  # seconds for a request's line and headers to arrive
-SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
-RENDER_WORKERS = min(2, os.cpu_count() or 1)
 
 log = logging.getLogger("webapp")
 
@@ -60,50 +49,6 @@ log = logging.getLogger("webapp")
 def error(status: int, message: str) -> JSONResponse:
     """The app's own one-line refusal."""
     return JSONResponse({"error": message}, status_code=status)
-
-
-class RenderRoute:
-    """POST /dae/render: a contract.RenderRequest (plus its page's `session`) in, a RenderAnswer out, in the session's turn."""
-
-    def __init__(self, render: Callable[[dict], dict], scheduler: FairScheduler) -> None:
-        self.render, self.scheduler = render, scheduler
-        self.failures = 0
-
-    async def handle(self, request: Request) -> Response:
-        try:
-            body = await request.body()
-        except ClientDisconnect:
-            return Response(status_code=499)
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):
-            return error(400, "The request is not valid JSON.")
-        if not isinstance(payload, dict):
-            return error(400, "The request must be a JSON object.")
-        session = payload.get("session")
-        if not isinstance(session, str) or not SESSION.fullmatch(session):
-            return error(400, "The request names no session (8 to 64 letters, digits, - or _).")
-        try:
-            answer = await self.scheduler.submit(session, not payload.get("live"), lambda: self.render(payload))
-        except Exception:  # a bug, not the request's fault: one line for the page, the traceback once a minute in the log
-            self.failures += 1
-            log_failure()
-            return error(500, "The server could not compute this answer (an error in the app); please try again.")
-        if answer is SUPERSEDED:
-            return JSONResponse(SUPERSEDED)
-        return JSONResponse(answer)
-
-
-_last_logged = [0.0]
-
-
-def log_failure() -> None:
-    now = time.monotonic()
-    if now - _last_logged[0] > 60:
-        _last_logged[0] = now
-        log.exception("render failed (tracebacks are logged at most once a minute)")
-    else:
-        log.error("render failed again")
 
 
 def body_limit(path: str) -> int:
@@ -208,13 +153,19 @@ class HeaderDeadline(H11Protocol):
             self.transport.close()
 
 
-class StaticScripts(StaticFiles):
-    """The page's scripts, revalidated on every load (ETag), so a new version is never hidden by a cached old one."""
+def page_head() -> str:
+    """static/head.html with each `data-file` tag holding its file's text: the page's scripts, inline.
 
-    def file_response(self, *args, **kwargs):
-        response = super().file_response(*args, **kwargs)
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+    Inline scripts in the head run as soon as Gradio puts them there, before it mounts the components
+    whose `js_on_load` calls them; scripts loaded by address would race with that.
+    """
+    def inline(match: re.Match) -> str:
+        text = (STATIC / match.group(1)).read_text()
+        if "</" + "script" in text.lower():
+            raise ValueError(f"{match.group(1)} would end its own tag")
+        return match.group(0) + text
+
+    return re.sub(r'data-file="([\w.]+)">', inline, (STATIC / "head.html").read_text())
 
 
 def return_freed_memory() -> None:
@@ -227,16 +178,11 @@ def return_freed_memory() -> None:
 
 
 def launch(demo: gr.Blocks, **options) -> None:
-    """Serve the page with its own CSS, scripts and render route and every limit; `options` go to Gradio's launch()."""
-    scheduler = FairScheduler(RENDER_WORKERS, on_idle=return_freed_memory)
-    demo.render_route = RenderRoute(demo.render_handler, scheduler)
+    """Serve the page with its own CSS, scripts and routes and every limit; `options` go to Gradio's launch()."""
     app_kwargs = {  # a fresh dict for every launch: Gradio writes into it
         "middleware": [Middleware(BodyLimit)],
-        "routes": [
-            Route(RENDER_URL, demo.render_route.handle, methods=["POST"]),
-            Mount(STATIC_URL, StaticScripts(directory=STATIC), name="dae-static"),
-        ],
+        "routes": demo.page_routes.routes(),
     }
     uvicorn.config.HTTP_PROTOCOLS["auto"] = f"{__name__}:HeaderDeadline"  # Gradio's server takes the "auto" protocol
-    demo.launch(css_paths=[STATIC / "page.css"], head_paths=[STATIC / "head.html"], max_file_size=MAX_UPLOAD,
+    demo.launch(css_paths=[STATIC / "page.css"], head=page_head(), max_file_size=MAX_UPLOAD,
                 ssr_mode=False, enable_monitoring=False, app_kwargs=app_kwargs, **options)

@@ -260,16 +260,45 @@ def test_draw_then_slider_seed_and_samples(laptop):
     assert sample_of(page, "samples") is not None  # the samples tab keeps its own pick
 
 
+def choose_beside(page, title: str) -> None:
+    """Pick the model beside the DAE in the #compare dropdown by how the page names it ("nothing": none)."""
+    page.locator("#compare input").click()
+    page.get_by_role("option", name=title, exact=True).click()
+
+
+UNET_TITLE, PLAIN_TITLE = "U-Net (stronger, for comparison)", "plain autoencoder, never saw noise"
+
+
+def guesses_marked_unsure(page) -> list[tuple[str, bool]]:
+    """Each result's guess as shown: (its text, whether it is styled unsure)."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('.dae-guess')].filter((g) => g.textContent)"
+        ".map((g) => [g.textContent, g.classList.contains('dae-unsure')])"
+    )
+
+
 def test_compare_and_latent_space(laptop):
     page = laptop
     input_tab(page, "MNIST samples")
     act(page, page.locator("#samples button.thumbnail-item").nth(57).click)
 
-    # The U-Net checkpoint is committed: the comparison is always offered.
-    act(page, page.locator("#compare input").check)
-    assert src(page, "unet-recon") and src(page, "unet-error")
-    assert "U-Net" in page.locator("#metrics").inner_text()
+    # The lesson checkpoints are committed: the comparison is always offered, one model at a time.
+    assert not src(page, "compare-recon") and page.locator(".dae-compare").is_hidden()
+    act(page, lambda: choose_beside(page, UNET_TITLE))
+    assert src(page, "compare-recon") and src(page, "compare-error")
+    assert page.locator(".dae-compare").is_visible()
+    assert page.locator(".dae-compare-title").inner_text() == UNET_TITLE
+    assert "U-Net" in page.locator("#metrics").inner_text() and "compare=unet" in address(page)
+    unet = src(page, "compare-recon")
     page.screenshot(path=ARTIFACTS / "laptop-3-compare.png", full_page=True)
+    # Another model in its place: its own reconstruction, title and link.
+    act(page, lambda: choose_beside(page, PLAIN_TITLE))
+    assert src(page, "compare-recon") and src(page, "compare-recon") != unet
+    assert page.locator(".dae-compare-title").inner_text() == PLAIN_TITLE
+    assert PLAIN_TITLE in page.locator("#metrics").inner_text() and "compare=plain-ae" in address(page)
+    # A reading under 50 % is written with a ? and styled unsure; a sure one is not.
+    marks = guesses_marked_unsure(page)
+    assert len(marks) >= 4 and all(("?" in text) == unsure for text, unsure in marks), marks
 
     # The Latent space tab's images are Gradio's, updated by its own events (each result a new file).
     page.get_by_role("tab", name="Latent space").click()
@@ -307,8 +336,9 @@ def test_compare_and_latent_space(laptop):
     assert f"MNIST test digit #{load_test_indices()[57]}, a 5" in page.locator("#latent-status").inner_text()
     page.screenshot(path=ARTIFACTS / "laptop-4-latent.png", full_page=True)
     page.get_by_role("tab", name="Denoise").click()
-    act(page, page.locator("#compare input").uncheck)
-    assert not src(page, "unet-recon")
+    act(page, lambda: choose_beside(page, "nothing"))
+    assert not src(page, "compare-recon") and page.locator(".dae-compare").is_hidden()
+    assert "compare=" not in address(page)
 
 
 def test_a_bad_upload_clears_the_results_and_says_so_once(laptop, tmp_path):
@@ -563,18 +593,23 @@ def test_both_reset_buttons_and_the_seed_messages(browser, url):
 
 
 def test_a_link_restores_the_view_pixel_for_pixel(browser, url):
-    page = open_page(browser, url, LAPTOP, query="sample=34&noise=mask&strength=0.5&seed=7")
+    page = open_page(browser, url, LAPTOP, query="sample=34&noise=mask&strength=0.5&seed=7&compare=plain-ae")
     try:
         noisy = src(page, "noisy")
         assert noisy, ("page state:", page.url, page.locator("#metrics").inner_text())
         assert sample_of(page, "samples") == 34
         assert np.array_equal(pixels(noisy), noisy_sample(34, "mask", 0.5, 7))
+        # the model the link names is beside the DAE, and the dropdown says which
+        assert src(page, "compare-recon") and page.locator(".dae-compare-title").inner_text() == PLAIN_TITLE
+        assert page.locator("#compare input").input_value() == PLAIN_TITLE
         caption = page.locator("#source-caption").inner_text()
         assert caption == f"MNIST test digit #{load_test_indices()[34]}, a 3"
         assert page.locator("#kind input:checked").get_attribute("value") == "mask"
         # The address follows the state as it changes.
         act(page, page.locator("#samples button.thumbnail-item").nth(35).click)
-        assert all(part in address(page) for part in ("sample=35", "noise=mask", "seed=7")), address(page)
+        assert all(
+            part in address(page) for part in ("sample=35", "noise=mask", "seed=7", "compare=plain-ae")
+        ), address(page)
     finally:
         page.close()
 
@@ -582,11 +617,11 @@ def test_a_link_restores_the_view_pixel_for_pixel(browser, url):
 def test_the_curve_follows_the_slider(laptop):
     page = laptop
     pick_sample(page, 61)
-    assert page.locator("#curve svg").count() == 1
-    before = page.locator("#curve svg .marker").get_attribute("x1")
+    assert page.locator("#curve svg").count() == 2  # two panels: PSNR and the classifier's probability
+    before = page.locator("#curve svg .marker").first.get_attribute("x1")
     now = page.locator("#strength input[type=range]").input_value()
     slide(page, "strength", "0.3" if now == "0.2" else "0.2")
-    assert page.locator("#curve svg .marker").get_attribute("x1") != before
+    assert page.locator("#curve svg .marker").first.get_attribute("x1") != before
 
 
 # what each view shows that depends on the noisy digit: a selector and the attribute read from it
@@ -656,22 +691,34 @@ def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click
     ) or "views=layers,latent-map,learning" in address(page)
 
     # A click on the map decodes that point; another point, another digit.
-    picture = page.locator("#latent-map .dae-map-picture")
+    picture = page.locator('#latent-map .dae-map-picture[data-model="dae"]')
     picture.scroll_into_view_if_needed()
-    side = box(page, "#latent-map .dae-map-picture")["width"]
+    side = picture.bounding_box()["width"]
     act(page, lambda: picture.click(position={"x": side * 0.2, "y": side * 0.5}))
-    first = src(page, "map-decoded")
+    first = src(page, "map-decoded-dae")
     mark = page.locator("#latent-map .dae-map-pick").get_attribute("d")
     assert first and mark
     act(page, lambda: picture.click(position={"x": side * 0.8, "y": side * 0.3}))
-    assert src(page, "map-decoded") != first
+    assert src(page, "map-decoded-dae") != first
     assert page.locator("#latent-map .dae-map-pick").get_attribute("d") != mark
-    # With Compare on, the U-Net's levels follow the DAE's.
-    act(page, page.locator("#compare input").check)
+    # With the U-Net beside the DAE, its levels follow the DAE's.
+    act(page, lambda: choose_beside(page, UNET_TITLE))
     assert page.locator("#layers .dae-layers").count() == 2
     assert "global context code" in page.locator("#layers .dae-layers").nth(1).inner_text()
-    act(page, page.locator("#compare input").uncheck)
-    assert page.locator("#layers .dae-layers").count() == 1
+    # A 2-number code beside it: its layers say so, and its own map (the code plane) shows and decodes a
+    # click, the only clicked point (the DAE's map no longer decodes one).
+    code2 = page.locator('#latent-map .dae-map[data-model="dae-code2"]')
+    assert code2.is_hidden()
+    act(page, lambda: choose_beside(page, "DAE with a 2-number code"))
+    assert page.locator("#layers .dae-layers").nth(1).locator(".dae-shape").nth(4).inner_text() == "2"
+    assert code2.is_visible() and code2.locator(".dae-map-noisy").count() == 1
+    plane = code2.locator(".dae-map-picture")
+    plane.scroll_into_view_if_needed()
+    side = plane.bounding_box()["width"]
+    act(page, lambda: plane.click(position={"x": side * 0.5, "y": side * 0.5}))
+    assert src(page, "map-decoded-dae-code2") and not src(page, "map-decoded-dae")
+    act(page, lambda: choose_beside(page, "nothing"))
+    assert page.locator("#layers .dae-layers").count() == 1 and code2.is_hidden()
     page.screenshot(path=ARTIFACTS / "laptop-4-views.png", full_page=True)
     for view in ("layers", "latent-map", "learning"):
         page.locator(f"details#{view} > summary").click()
@@ -693,7 +740,7 @@ def test_a_link_opens_its_views_and_they_are_readable_on_a_phone(browser, url):
         )
         for selector in (
             "#layers .dae-layer img",
-            "#latent-map .dae-map-picture",
+            '#latent-map .dae-map-picture[data-model="dae"]',
             "#learning .dae-figure img",
             "#learning svg",
         ):
@@ -707,6 +754,8 @@ def test_a_link_opens_its_views_and_they_are_readable_on_a_phone(browser, url):
         assert (
             page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
         )  # nothing sticks out sideways
+        # the DAE's map only: a 2-number code's map shows while that model is beside the DAE
+        assert page.locator('#latent-map .dae-map[data-model="dae-code2"]').is_hidden()
         wrap = box(page, "#latent-map .dae-map-wrap")["width"]
         assert (
             box(page, "#latent-map .dae-map-picture")["width"] >= wrap - 1 and wrap >= 250

@@ -18,8 +18,14 @@ from webapp import serving
 pytestmark = pytest.mark.e2e
 
 BIG = 40_000_000
-ROUTES = ["/dae/render", "/gradio_api/component_server/", "/gradio_api/queue/join", "/gradio_api/call/denoise",
-          "/gradio_api/upload", "/gradio_api/run/predict"]
+ROUTES = [
+    "/dae/render",
+    "/gradio_api/component_server/",
+    "/gradio_api/queue/join",
+    "/gradio_api/call/denoise",
+    "/gradio_api/upload",
+    "/gradio_api/run/predict",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +39,16 @@ def address(url: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def send_chunked(url: str, path: str, total: int, declared: int | None = None, timeout: float = 60.0) -> bytes:
-    """POST `total` bytes to `path` in 64 kB chunks (Transfer-Encoding: chunked, and a Content-Length if `declared`),
-    stopping when the server answers or closes; returns what the server sent back."""
+def send_chunked(
+    url: str, path: str, total: int, declared: int | None = None, timeout: float = 60.0
+) -> bytes:
+    """POST `total` bytes to `path` in 64 kB chunks (Transfer-Encoding: chunked, and a Content-Length if
+    `declared`), stopping when the server answers or closes; returns what the server sent back."""
     with socket.create_connection(address(url), timeout=timeout) as s:
-        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n"
+        )
         if declared is not None:
             head += f"Content-Length: {declared}\r\n"
         s.sendall((head + "\r\n").encode())
@@ -68,7 +79,11 @@ def receive_all(s: socket.socket, limit: int = 1_000_000) -> bytes:
             if not part:
                 break
             data += part
-            if b"\r\n\r\n" in data and len(data) > data.index(b"\r\n\r\n") + 4 and not data.startswith(b"HTTP/1.1 100"):
+            if (
+                b"\r\n\r\n" in data
+                and len(data) > data.index(b"\r\n\r\n") + 4
+                and not data.startswith(b"HTTP/1.1 100")
+            ):
                 s.settimeout(1.0)  # the answer has started: what is left of it comes at once
     except (TimeoutError, ConnectionResetError):
         pass
@@ -89,7 +104,10 @@ def test_a_40_mb_body_is_refused_without_the_memory_growing(url, path, declared)
 
 def test_a_declared_length_over_the_limit_is_refused_before_the_body(url):
     with socket.create_connection(address(url), timeout=30) as s:
-        s.sendall(b"POST /dae/render HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n")
+        s.sendall(
+            b"POST /dae/render HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 50000000\r\n\r\n"
+        )
         answer = receive_all(s)
     assert answer.startswith(b"HTTP/1.1 413") and b"larger than" in answer
 
@@ -97,7 +115,10 @@ def test_a_declared_length_over_the_limit_is_refused_before_the_body(url):
 def test_a_body_that_trickles_in_is_cut_off(url, monkeypatch):
     monkeypatch.setattr(serving, "BODY_GRACE", 0.5)
     with socket.create_connection(address(url), timeout=30) as s:
-        s.sendall(b"POST /dae/render HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+        s.sendall(
+            b"POST /dae/render HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
         start = time.monotonic()
         answer = b""
         for _ in range(60):  # one byte every 0.25 s, until the server gives up on it (or 15 s have passed)
@@ -147,22 +168,36 @@ def post_render(url: str, request: dict):
     return httpx.post(url + "dae/render", json={"session": "hostile-test-1"} | request, timeout=60)
 
 
-@pytest.mark.parametrize("field, value", [("noise", ["gaussian"]), ("noise", {"a": 1}), ("strength", 10**310),
-                                          ("seed", 10**310), ("seed", -(10**320))])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("noise", ["gaussian"]),
+        ("noise", {"a": 1}),
+        ("strength", 10**310),
+        ("seed", 10**310),
+        ("seed", -(10**320)),
+    ],
+)
 def test_odd_fields_get_the_apps_own_message(url, field, value):
-    request = {"source": {"kind": "sample", "index": 3}, "noise": "gaussian", "strength": 0.5, "seed": 0} | {field: value}
+    request = {"source": {"kind": "sample", "index": 3}, "noise": "gaussian", "strength": 0.5, "seed": 0} | {
+        field: value
+    }
     response = post_render(url, request)
     assert response.status_code == 200
     status = response.json()["status"]
     assert status.startswith("⚠️") and len(status) < 300
 
 
-@pytest.mark.parametrize("body, message", [(b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object"),
-                                           (b'{"live": true}', "session")])
+@pytest.mark.parametrize(
+    "body, message",
+    [(b"{not json", "not valid JSON"), (b"[1, 2]", "JSON object"), (b'{"live": true}', "session")],
+)
 def test_a_malformed_request_gets_one_line(url, body, message):
     import httpx
 
-    response = httpx.post(url + "dae/render", content=body, headers={"Content-Type": "application/json"}, timeout=60)
+    response = httpx.post(
+        url + "dae/render", content=body, headers={"Content-Type": "application/json"}, timeout=60
+    )
     assert response.status_code == 400 and message in response.json()["error"]
 
 

@@ -189,7 +189,14 @@ def test_identical_requests_at_once_all_succeed(server, tmp_path):
 def render_drawing(url, source: dict) -> dict:
     """One drawing sent straight to the page's render route (past the page), asked again while busy."""
     page = load_test.PageSession(url)
-    request = {"source": source, "noise": "gaussian", "strength": 0.5, "seed": 0, "compare": False, "views": []}
+    request = {
+        "source": source,
+        "noise": "gaussian",
+        "strength": 0.5,
+        "seed": 0,
+        "compare": None,
+        "views": [],
+    }
     try:
         for _ in range(200):
             r = page.render(request)

@@ -90,12 +90,17 @@ def test_the_checker_itself():
 SAMPLE = {"kind": "sample", "index": 7}
 REQUESTS = {
     "sample": request(SAMPLE, "salt_pepper", 0.2, 9),
-    "sample, compare": request(SAMPLE, "mask", 0.5, 1, compare=True),
+    "sample, compare": request(SAMPLE, "mask", 0.5, 1, compare="unet"),
     "sample, every view": request(SAMPLE, views=["curve", "layers", "latent-map", "learning"])
-    | {"map_at": [0.25, 0.75]},
+    | {"map_at": {"model": "dae", "at": [0.25, 0.75]}},
     "sample, compare and every view": request(
-        SAMPLE, "gaussian", 1.0, 3, compare=True, views=["curve", "layers", "latent-map", "learning"]
+        SAMPLE, "gaussian", 1.0, 3, compare="unet", views=["curve", "layers", "latent-map", "learning"]
     ),
+    "sample, a 2-number code beside, its map clicked": request(
+        SAMPLE, "gaussian", 0.5, 3, compare="dae-code2", views=["curve", "layers", "latent-map"]
+    )
+    | {"map_at": {"model": "dae-code2", "at": [0.5, 0.5]}},
+    "sample, a model without a code map beside": request(SAMPLE, compare="plain-ae", views=["latent-map"]),
     "live": request(SAMPLE, views=["curve", "layers"]) | {"live": True},
     "live drawing": request(drawing(), views=["curve"]) | {"live": True},
     "drawing": request(drawing(), strength=0.3),
@@ -110,12 +115,17 @@ REQUESTS = {
     "unknown kind": request({"kind": "webcam"}),
     "no source": request(None),
     "huge drawing": request({"kind": "strokes", "side": 320, "strokes": [drawing()["strokes"][0]] * 501}),
-    "malformed drawing": request({"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "points": "0,0"}]}),
+    "malformed drawing": request(
+        {"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "points": "0,0"}]}
+    ),
     "not a digit": request({"kind": "digit", "png": data_url(np.zeros((29, 28), dtype=np.uint8))}),
     "bad seed": request(SAMPLE, seed=-1),
     "bad noise": request(SAMPLE, noise="<b>fog</b>"),
     "bad strength": request(SAMPLE, strength=float("nan")),
     "bad views": request(SAMPLE, views=["nothing", "<script>"]) | {"map_at": "0.5,0.5"},
+    "old map point": request(SAMPLE, views=["latent-map"]) | {"map_at": [0.25, 0.75]},
+    "old compare": request(SAMPLE, compare=True),
+    "unknown compare": request(SAMPLE, compare="<b>resnet</b>"),
     "views not a list": request(SAMPLE) | {"views": "layers"},
     "empty": {},
     "not an object": ["render"],
@@ -136,7 +146,9 @@ def test_the_well_formed_requests_are_render_requests():
     contract)."""
     for name in (
         "sample",
+        "sample, compare",
         "sample, every view",
+        "sample, a 2-number code beside, its map clicked",
         "live drawing",
         "drawing",
         "digit",

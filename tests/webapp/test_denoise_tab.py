@@ -4,16 +4,20 @@ Called directly with the committed checkpoints: no browser, no Gradio. The views
 are tested per view (test_views_*.py), the answer's shape against the contract in test_contract.py.
 """
 
+import dataclasses
+import html
 import json
 import re
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import webapp.denoise_tab
-from dae.noise import NOISE_KINDS
-from tests.support import data_url, decoded, drawing, png_bomb, request
+from dae.checkpoint import load_model
+from dae.noise import NOISE_KINDS, add_noise
+from tests.support import ROOT, data_url, decoded, drawing, png_bomb, request, uint8
 from webapp.denoise_tab import (
     BLANK_HINT,
     CANVAS,
@@ -23,6 +27,7 @@ from webapp.denoise_tab import (
     render,
     uploaded,
 )
+from webapp.pictures import colormap_lut
 
 
 def test_a_sample_request_shows_it_its_results_guesses_and_name(served, denoiser):
@@ -33,7 +38,8 @@ def test_a_sample_request_shows_it_its_results_guesses_and_name(served, denoiser
     assert np.array_equal(
         decoded(r["images"]["recon"]), (expected.outputs["dae"] * 255 + 0.5).astype(np.uint8)
     )
-    assert decoded(r["images"]["error"]).shape == (28, 28, 3) and "unet-recon" not in r["images"]
+    assert decoded(r["images"]["error"]).shape == (28, 28, 3)
+    assert not {"compare-recon", "compare-error"} & set(r["images"]) and r["compare"] is None
     label = int(served.labels[42])
     assert r["caption"] == f"MNIST test digit #{int(served.test_indices[42])}, a {label}"
     assert r["sample"] == 42 and r["digit"] == r["images"]["clean"]
@@ -69,7 +75,7 @@ def test_an_empty_canvas_or_no_input_shows_a_hint(served):
         (drawing() | {"side": CANVAS * 100}, "canvas size"),
         (drawing() | {"strokes": "a 1"}, "list of at most"),
         (drawing() | {"strokes": [{"tool": "brush", "width": 22, "points": [[1, 1]]}]}, "pen or eraser"),
-        (drawing(top=-10**6), "points must be"),
+        (drawing(top=-(10**6)), "points must be"),
         ({"kind": "sample", "index": 100}, "no sample 100"),
         ({"kind": "sample", "index": True}, "no sample"),
         ({"kind": "digit", "png": data_url(np.zeros((29, 28), dtype=np.uint8))}, "28 × 28"),
@@ -110,23 +116,100 @@ def test_a_message_is_escaped_html(served):
     assert "<b>x</b>" not in r["status"] and "&lt;b&gt;" in r["status"]
 
 
-def test_compare_adds_the_unet_results(served):
-    on = render(served, request({"kind": "sample", "index": 7}, "mask", 0.5, 1, compare=True))
-    assert on["compare"] and {"unet-recon", "unet-error"} <= set(on["images"]) and "U-Net" in on["status"]
-    assert "unet-recon" in on["guesses"]
+# The models a lesson puts beside the DAE (webapp.served.LESSONS): checkpoint folder name -> how the page
+# names it.
+LESSONS = {
+    "unet": "U-Net (stronger, for comparison)",
+    "plain-ae": "plain autoencoder, never saw noise",
+    "dae-sigma05": "DAE trained at σ 0.5 only",
+    "dae-code2": "DAE with a 2-number code",
+    "dae-code16": "DAE with a 16-number code",
+}
+
+
+@pytest.mark.parametrize("name", list(LESSONS))
+def test_compare_puts_that_models_own_reconstruction_beside_the_dae(served, name):
+    on = render(served, request({"kind": "sample", "index": 7}, "mask", 0.5, 1, compare=name))
+    assert on["compare"] == name and on["compare_title"] == LESSONS[name] and on["compare_note"]
+    # the model run here straight from its checkpoint folder, on the same noisy digit
+    model = load_model(ROOT / "checkpoints" / name)[0].eval()
+    noisy = add_noise(torch.from_numpy(served.samples[7]).view(1, 1, 28, 28), "mask", 0.5, 1)
+    with torch.inference_mode():
+        expected = model(noisy)[0, 0].numpy()
+    assert np.abs(decoded(on["images"]["compare-recon"]).astype(int) - uint8(expected)).max() <= 1
+    # its error map: |its reconstruction − the clean digit| on the page's fixed colour scale (the colour bar)
+    clean = served.samples[7]
+    index = (np.clip(np.abs(expected - clean), 0, 1) * 255 + 0.5).astype(np.uint8)
+    assert np.array_equal(decoded(on["images"]["compare-error"]), colormap_lut()[index])
+    assert "compare-recon" in on["guesses"] and html.escape(LESSONS[name]) in on["status"]
+    assert set(on["metrics"]) == {"input", "noisy", "dae", name}
     off = render(served, request({"kind": "sample", "index": 7}, "mask", 0.5, 1))
-    assert not off["compare"] and "unet-recon" not in off["images"]
+    assert off["compare"] is None and "compare-recon" not in off["images"] and "compare_title" not in off
+    assert off["images"]["recon"] == on["images"]["recon"]  # the DAE's own result does not change
 
 
-def test_a_guess_that_differs_from_the_input_is_marked(served):
-    r = render(served, request({"kind": "sample", "index": 7}, "gaussian", 1.0, 0, compare=True))
-    input_label = r["metrics"]["input"]["label"]
-    expected = [
-        key
-        for key, name in (("noisy", "noisy"), ("recon", "dae"), ("unet-recon", "unet"))
-        if r["metrics"][name]["label"] != input_label
+@pytest.mark.parametrize("compare", ["resnet", "dae", "", "UNET", True, 1, ["unet"], {"model": "unet"}, None])
+def test_an_unknown_or_malformed_compare_shows_no_compare_row(served, compare):
+    r = render(served, request({"kind": "sample", "index": 7}, "mask", 0.5, 1, compare=compare))
+    assert r["compare"] is None and "compare_title" not in r and "compare_note" not in r
+    assert not {"compare-recon", "compare-error"} & set(r["images"]) and "compare-recon" not in r["guesses"]
+    assert set(r["metrics"]) == {"input", "noisy", "dae"} and "recon" in r["images"]
+
+
+class HandSetGuesses:
+    """The served denoiser, its classifier's readings replaced by hand-set ones
+    (name -> (label, confidence))."""
+
+    def __init__(self, denoiser, guesses: dict[str, tuple[int, float]]) -> None:
+        self.denoiser, self.guesses, self.models = denoiser, guesses, denoiser.models
+
+    def __call__(self, *args):
+        r = self.denoiser(*args)
+        r.guesses = {name: self.guesses[name] for name in ("input", "noisy", *r.outputs)}
+        return r
+
+
+def marked(served, guesses: dict, compare: str | None = "unet") -> dict:
+    hand = dataclasses.replace(served, denoiser=HandSetGuesses(served.denoiser, guesses))
+    return render(hand, request({"kind": "sample", "index": 7}, "gaussian", 0.5, 0, compare=compare))
+
+
+def test_unsure_and_wrong_readings_are_marked_from_hand_set_guesses(served):
+    # sure of a 3; the noisy input unsure (an 8 at 38 %); the DAE a sure 3; the U-Net a sure 5
+    r = marked(served, {"input": (3, 0.9), "noisy": (8, 0.38), "dae": (3, 0.95), "unet": (5, 0.7)})
+    assert r["guesses"] == {
+        "clean": "3 · 90 %",
+        "noisy": "8? · 38 %",
+        "recon": "3 · 95 %",
+        "compare-recon": "5 · 70 %",
+    }
+    assert r["unsure"] == ["noisy"] and r["wrong"] == ["compare-recon"]
+    # 50 % is sure (and so can be wrong); just under it is unsure (and so never wrong)
+    r = marked(served, {"input": (3, 0.5), "noisy": (8, 0.5), "dae": (8, 0.4999), "unet": (3, 0.2)})
+    assert r["unsure"] == ["recon", "compare-recon"] and r["wrong"] == ["noisy"]
+    assert r["guesses"]["noisy"] == "8 · 50 %" and r["guesses"]["recon"] == "8? · 50 %"
+    # an unsure input: nothing can be said to differ from it
+    r = marked(served, {"input": (3, 0.45), "noisy": (8, 0.99), "dae": (5, 0.9), "unet": (3, 0.9)})
+    assert r["unsure"] == ["clean"] and r["wrong"] == []
+    # every reading sure and the same: nothing marked
+    r = marked(served, {"input": (1, 0.99), "noisy": (1, 0.6), "dae": (1, 0.97)}, compare=None)
+    assert r["unsure"] == [] and r["wrong"] == [] and set(r["guesses"]) == {"clean", "noisy", "recon"}
+    # every reading sure, all but the input another digit
+    r = marked(served, {"input": (1, 0.99), "noisy": (7, 0.6), "dae": (4, 0.97), "unet": (7, 1.0)})
+    assert r["wrong"] == ["noisy", "recon", "compare-recon"] and r["unsure"] == []
+
+
+def test_the_marks_follow_the_classifiers_own_readings(served):
+    r = render(served, request({"kind": "sample", "index": 7}, "gaussian", 1.0, 0, compare="unet"))
+    reading = {name: (m["label"], m["confidence"]) for name, m in r["metrics"].items()}
+    image = {"input": "clean", "noisy": "noisy", "dae": "recon", "unet": "compare-recon"}
+    assert r["unsure"] == [image[n] for n, (_, p) in reading.items() if p < 0.5]
+    input_label, input_p = reading["input"]
+    assert r["wrong"] == [
+        image[n]
+        for n, (label, p) in reading.items()
+        if n != "input" and input_p >= 0.5 and p >= 0.5 and label != input_label
     ]
-    assert r["wrong"] == expected
 
 
 def test_no_noise_means_no_gain_to_speak_of(served):
@@ -136,7 +219,7 @@ def test_no_noise_means_no_gain_to_speak_of(served):
 
 def test_the_views_come_with_the_results_when_open_and_not_while_the_pen_moves(served):
     r = render(served, request({"kind": "sample", "index": 7}, views=["curve"]))
-    assert r["views"]["curve"].startswith("<svg") and "polyline" in r["views"]["curve"]
+    assert r["views"]["curve"].count("<svg") == 2 and "polyline" in r["views"]["curve"]  # two panels
     live = render(served, request({"kind": "sample", "index": 7}, views=["curve"]) | {"live": True})
     assert live["views"] == {} and "recon" in live["images"]  # while the pen moves, only the results
 

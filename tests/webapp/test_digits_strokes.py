@@ -16,7 +16,11 @@ from webapp.errors import InputError
 
 
 def vertical(x=160.0, top=60.0, bottom=260.0, width=22.0, tool="pen", points=20) -> dict:
-    return {"tool": tool, "width": width, "points": [[x, y] for y in np.linspace(top, bottom, points).tolist()]}
+    return {
+        "tool": tool,
+        "width": width,
+        "points": [[x, y] for y in np.linspace(top, bottom, points).tolist()],
+    }
 
 
 def digit(*strokes, side=320):
@@ -32,9 +36,12 @@ def test_a_vertical_stroke_fills_the_box_at_its_width(width):
     assert middle_row_width(d) == pytest.approx(expected, rel=0.12)
 
 
-@pytest.mark.parametrize("top, bottom, width", [(150, 180, 22.0), (10, 310, 1.0)], ids=["small-fat", "tall-thin"])
+@pytest.mark.parametrize(
+    "top, bottom, width", [(150, 180, 22.0), (10, 310, 1.0)], ids=["small-fat", "tall-thin"]
+)
 def test_a_stroke_no_mnist_digit_is_as_fat_or_thin_as_is_drawn_at_mnist_s_median_width(top, bottom, width):
-    """As drawn: 22 * 20 / 52 = 8.5 px (a blob) or 1 * 20 / 301 = 0.07 px (a hairline); drawn instead at 2.25."""
+    """As drawn: 22 * 20 / 52 = 8.5 px (a blob) or 1 * 20 / 301 = 0.07 px (a hairline); drawn instead at
+    2.25."""
     as_drawn = width * 20 / (bottom - top + width)
     assert not MNIST_STROKE[0] <= as_drawn <= MNIST_STROKE[2]
     d = digit(vertical(top=top, bottom=bottom, width=width))
@@ -43,7 +50,9 @@ def test_a_stroke_no_mnist_digit_is_as_fat_or_thin_as_is_drawn_at_mnist_s_median
 
 
 def test_where_on_the_canvas_it_is_drawn_does_not_matter():
-    assert np.allclose(digit(vertical(x=40, top=20, bottom=220)), digit(vertical(x=280, top=100, bottom=300)), atol=1e-6)
+    assert np.allclose(
+        digit(vertical(x=40, top=20, bottom=220)), digit(vertical(x=280, top=100, bottom=300)), atol=1e-6
+    )
 
 
 def test_an_l_shape_has_its_corner_where_it_was_drawn():
@@ -54,12 +63,15 @@ def test_an_l_shape_has_its_corner_where_it_was_drawn():
     bottom = (d[rows.max() - 2 : rows.max() + 1] > 0.5).any(0).sum()  # the bar along the bottom
     left = (d[:, cols.min() : cols.min() + 3] > 0.5).any(1).sum()  # the bar down the left side
     assert bottom >= 0.8 * width and left >= 0.8 * height
-    assert d[rows.min() : rows.min() + height // 2, cols.max() - width // 2 + 1 :].max() == 0  # the top right is empty
+    assert (
+        d[rows.min() : rows.min() + height // 2, cols.max() - width // 2 + 1 :].max() == 0
+    )  # the top right is empty
 
 
 def test_the_eraser_takes_ink_away_and_a_wholly_erased_drawing_is_blank():
-    """Erasing from y = 160 down with a 60 px eraser leaves the ink from 49 (the pen's cap) to 130 (the eraser's
-    cap): 81 px, which MNIST's recipe stretches to 20 px, so the 22 px stroke becomes 22 * 20 / 81 = 5.4 px wide."""
+    """Erasing from y = 160 down with a 60 px eraser leaves the ink from 49 (the pen's cap) to 130 (the
+    eraser's cap): 81 px, which MNIST's recipe stretches to 20 px, so the 22 px stroke becomes
+    22 * 20 / 81 = 5.4 px wide."""
     half = digit(vertical(), vertical(top=160, bottom=280, width=60, tool="eraser"))
     assert_mnist_like(half)
     assert middle_row_width(half) == pytest.approx(22 * 20 / 81, rel=0.15)

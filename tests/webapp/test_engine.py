@@ -27,9 +27,13 @@ def digit():
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_noise_kind(denoiser, digit, kind):
     r = denoiser(digit, kind, NOISE_KINDS[kind].default_strength, 3)
-    assert r.noisy.shape == r.clean.shape == r.outputs["dae"].shape == r.outputs["unet"].shape == (28, 28)
+    # every served model: the DAE and the five a lesson puts beside it (webapp.served.LESSONS)
+    served_models = {"dae", "unet", "plain-ae", "dae-sigma05", "dae-code2", "dae-code16"}
+    assert set(r.outputs) == served_models and set(r.scores) == {"noisy"} | served_models
+    assert r.noisy.shape == r.clean.shape == (28, 28)
+    assert all(out.shape == (28, 28) for out in r.outputs.values())
     assert not np.array_equal(r.noisy, r.clean)
-    assert set(r.scores) == {"noisy", "dae", "unet"}
+    assert set(r.guesses) == {"input", "noisy"} | served_models
     assert all(math.isfinite(v) for s in r.scores.values() for v in s.values())
 
 

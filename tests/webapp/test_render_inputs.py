@@ -18,8 +18,27 @@ from webapp import denoise_tab
 from webapp.digits.decoding import limit_decoding
 
 LONG = "x" * 20_000
-ODD_VALUES = [None, True, False, -1, 0, 10**310, -(10**310), 1e308, -1e308, 2.5, "", LONG, "7", [], {}, [1, 2], {"a": 1},
-              [[[]]], {"kind": "sample"}]
+ODD_VALUES = [
+    None,
+    True,
+    False,
+    -1,
+    0,
+    10**310,
+    -(10**310),
+    1e308,
+    -1e308,
+    2.5,
+    "",
+    LONG,
+    "7",
+    [],
+    {},
+    [1, 2],
+    {"a": 1},
+    [[[]]],
+    {"kind": "sample"},
+]
 
 
 def digit_png(pixels: np.ndarray) -> str:
@@ -29,8 +48,17 @@ def digit_png(pixels: np.ndarray) -> str:
 
 
 def good_request() -> dict:
-    return {"session": "s" * 16, "source": {"kind": "sample", "index": 3}, "noise": "mask", "strength": 0.5, "seed": 1,
-            "compare": False, "views": ["curve"], "map_at": None, "live": False}
+    return {
+        "session": "s" * 16,
+        "source": {"kind": "sample", "index": 3},
+        "noise": "mask",
+        "strength": 0.5,
+        "seed": 1,
+        "compare": None,
+        "views": ["curve"],
+        "map_at": None,
+        "live": False,
+    }
 
 
 def check(answer) -> str:
@@ -45,7 +73,9 @@ def check(answer) -> str:
     return status
 
 
-@pytest.mark.parametrize("field", ["source", "noise", "strength", "seed", "compare", "views", "map_at", "live"])
+@pytest.mark.parametrize(
+    "field", ["source", "noise", "strength", "seed", "compare", "views", "map_at", "live"]
+)
 def test_every_field_with_every_odd_value_gets_an_answer(served, field):
     for value in ODD_VALUES:
         check(denoise_tab.render(served, good_request() | {field: value}))
@@ -55,8 +85,10 @@ def test_every_field_with_every_odd_value_gets_an_answer(served, field):
 def test_every_source_field_with_every_odd_value_gets_an_answer(served, key):
     for kind in ("sample", "strokes", "digit", "none"):
         for value in ODD_VALUES:
-            request = good_request() | {"source": drawing() | {"kind": kind, "index": 3,
-                                                               "png": digit_png(np.zeros((28, 28), np.uint8))}}
+            request = good_request() | {
+                "source": drawing()
+                | {"kind": kind, "index": 3, "png": digit_png(np.zeros((28, 28), np.uint8))}
+            }
             request["source"][key] = value
             check(denoise_tab.render(served, request))
 

@@ -131,7 +131,9 @@ def test_nobody_starves_while_others_keep_asking():
         await asyncio.gather(*crowd)
         return served_meanwhile
 
-    assert run(main()) <= 10 + 1  # at most one turn of each page that was already waiting (and the one running)
+    assert (
+        run(main()) <= 10 + 1
+    )  # at most one turn of each page that was already waiting (and the one running)
 
 
 def test_too_many_waiting_sessions_are_told_how_long_to_wait():

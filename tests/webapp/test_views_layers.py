@@ -6,12 +6,22 @@ Expected values come from a second computation: the model's own forward pass, ha
 import re
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.support import pictures, request, uint8
+from dae.checkpoint import load_model
+from tests.support import ROOT, pictures, request, uint8
 from webapp.denoise_tab import render
-from webapp.views.layers import DAE_STAGES, UNET_STAGES, activations, diverging_lut, mosaic, shape_text
+from webapp.views.layers import (
+    DAE_STAGES,
+    UNET_STAGES,
+    activations,
+    dae_stages,
+    diverging_lut,
+    mosaic,
+    shape_text,
+)
 
 
 def test_each_dae_stage_is_what_the_next_layer_receives(denoiser):
@@ -115,9 +125,66 @@ def test_the_layers_view_shows_every_stage_of_the_noisy_digit(served, denoiser):
     strong = np.abs(code) > 0.2 * np.abs(code).max()
     assert ((red > blue) == (code > 0))[strong].all()  # positive red, negative blue
     compare = render(
-        served, request({"kind": "sample", "index": 5}, "gaussian", 0.4, 3, compare=True, views=["layers"])
+        served, request({"kind": "sample", "index": 5}, "gaussian", 0.4, 3, compare="unet", views=["layers"])
     )["views"]["layers"]
     assert (
         len(re.findall(r'<span class="dae-shape">', compare)) == 9 + 1 + len(UNET_STAGES)
         and "global context code" in compare
     )
+    titles = re.findall(r'<h4 class="dae-layers-title">([^<]+)</h4>', compare)
+    assert titles == [
+        "DAE (the autoencoder): encoder → 256-number code → decoder",
+        "U-Net (stronger, for comparison): encoder levels, bottom with global context, decoder levels fed by "
+        "the skip paths",
+    ]
+
+
+@pytest.mark.parametrize("name, size, picture", [("dae-code2", 2, (1, 2, 3)), ("dae-code16", 16, (4, 4, 3))])
+def test_a_smaller_code_shows_its_own_size(served, denoiser, name, size, picture):
+    r = render(
+        served, request({"kind": "sample", "index": 5}, "gaussian", 0.4, 3, compare=name, views=["layers"])
+    )
+    view = r["views"]["layers"]
+    blocks = view.split('<h4 class="dae-layers-title">')[1:]
+    assert len(blocks) == 2 and blocks[1].startswith(
+        f"DAE with a {size}-number code: encoder → {size}-number code"
+    )
+    shapes = re.findall(r'<span class="dae-shape">([^<]+)</span>', blocks[1])
+    assert shapes == [
+        "1 × 28 × 28",
+        "16 × 15 × 15",
+        "32 × 8 × 8",
+        "64 × 4 × 4",
+        str(size),
+        "64 × 4 × 4",
+        "32 × 8 × 8",
+        "16 × 16 × 16",
+        "1 × 28 × 28",
+    ]
+    assert f"Linear(1024, {size}), no activation" in blocks[1] and f"Linear({size}, 1024) + ReLU" in blocks[1]
+    assert f"squeezed into {size} numbers" in blocks[1] and "Linear(1024, 256)" in blocks[0]
+    noisy = denoiser(served.samples[5], "gaussian", 0.4, 3).noisy
+    model = load_model(ROOT / "checkpoints" / name)[0].eval()
+    with torch.no_grad():
+        code = model.encode(torch.from_numpy(noisy).view(1, 1, 28, 28))[0].numpy()
+        output = model(torch.from_numpy(noisy).view(1, 1, 28, 28))[0, 0].numpy()
+    images = pictures(blocks[1])
+    assert images[4].shape == picture  # the code: 2 numbers as a row of two, 16 as 4 x 4, in colour
+    red, blue = images[4][..., 0].astype(int).ravel(), images[4][..., 2].astype(int).ravel()
+    strong = np.abs(code) > 0.2 * np.abs(code).max()
+    assert ((red > blue) == (code > 0))[strong].all()  # positive red, negative blue, in the code's order
+    assert np.abs(images[8].astype(int) - uint8(output / output.max())).max() <= 1  # its own reconstruction
+
+
+def test_dae_stages_keep_the_specified_dae_and_change_only_the_code_for_another_size():
+    assert dae_stages(256) == DAE_STAGES
+    for size in (2, 16):
+        stages = dae_stages(size)
+        assert [s.name for s in stages] == [s.name for s in DAE_STAGES]
+        changed = [s.name for s, d in zip(stages, DAE_STAGES) if s != d]
+        assert changed == ["l1", "l2"]
+        assert (
+            stages[3].definition == f"Linear(1024, {size}), no activation" and stages[3].activation == "none"
+        )
+        assert stages[4].definition == f"Linear({size}, 1024) + ReLU, reshaped to 64 × 4 × 4"
+        assert stages[4].activation == "relu"

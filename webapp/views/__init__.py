@@ -12,10 +12,11 @@ import torch
 from ..engine import Result, check_controls, subnormals_flushed
 from .code_space import map_view
 from .curve import curve_svg
+from .kinds import kinds_view
 from .layers import layers_view
 from .learning import learning_view
 
-VIEWS = ("curve", "layers", "latent-map", "learning")  # the ids of the views' <details> on the page
+VIEWS = ("curve", "layers", "kinds", "latent-map", "learning")  # the ids of the views' <details> on the page
 
 
 @subnormals_flushed()
@@ -30,15 +31,17 @@ def open_views(served, request: dict, digit: np.ndarray, r: Result, names: tuple
     noisy = torch.from_numpy(r.noisy).view(1, 1, 28, 28)
     views = {}
     if "curve" in wanted:
-        views["curve"] = curve_svg(
-            served.denoiser.curve(digit, kind, seed, names), kind, strength, served.means
-        )
+        titles = {name: m.title for name, m in served.models.items()}
+        views["curve"] = curve_svg(served.denoiser.curve(digit, kind, seed, names), kind, strength, served.means, titles)
     if "layers" in wanted:
-        views["layers"] = layers_view(served.denoiser.models, noisy, names)
-    if "latent-map" in wanted and served.map_frame is not None:
-        views["latent-map"] = map_view(
-            served, torch.from_numpy(r.clean).view(1, 1, 28, 28), noisy, request.get("map_at")
-        )
+        views["layers"] = layers_view(served, noisy, names)
+    if "kinds" in wanted:
+        views["kinds"] = kinds_view(served, digit, kind, strength, seed)
+    if "latent-map" in wanted:  # each model on screen that has a code map: "latent-map/<name>"
+        clean = torch.from_numpy(r.clean).view(1, 1, 28, 28)
+        for name in names:
+            if served.models[name].code_map is not None:
+                views[f"latent-map/{name}"] = map_view(served, name, clean, noisy, request.get("map_at"))
     if "learning" in wanted and served.training is not None:
         views["learning"] = learning_view(served, r, noisy)
     return views

@@ -106,44 +106,69 @@ def map_overlay(clean: np.ndarray, noisy: np.ndarray, picked: np.ndarray | None)
     return "".join(parts) + "</svg>"
 
 
+def clicked_point(map_at: object, name: str) -> np.ndarray | None:
+    """The request's clicked point on the map of model `name`, as (2,) fractions; None for anything else."""
+    if not isinstance(map_at, dict) or map_at.get("model") != name:
+        return None
+    at = map_at.get("at")
+    if isinstance(at, list) and len(at) == 2 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1 for v in at):
+        return np.asarray(at, dtype=np.float64)
+    return None
+
+
 @torch.inference_mode()
-def map_view(served, clean: torch.Tensor, noisy: torch.Tensor, map_at: object) -> str:
-    """The marks for this digit on the code map, and the digit decoded at the point last clicked (map_at: fractions of the map)."""
-    dae, code_map, frame = served.denoiser.models["dae"], served.code_map, served.map_frame
-    codes = dae.encode(torch.cat([clean, noisy]))  # (2, code size): the clean and the noisy digit's codes
+def map_view(served, name: str, clean: torch.Tensor, noisy: torch.Tensor, map_at: object) -> str:
+    """The marks for this digit on model `name`'s code map, and the digit decoded at the point last clicked there,
+    with the bundled test digits whose codes are nearest to it (a 256-number map is a projection: a reminder
+    of what the point stands for)."""
+    model, served_model = served.denoiser.models[name], served.models[name]
+    code_map, frame = served_model.code_map, served_model.map_frame
+    codes = model.encode(torch.cat([clean, noisy]))  # (2, code size): the clean and the noisy digit's codes
     at = frame.to_fraction(code_map.project(codes).numpy())
     moved = float((codes[1] - codes[0]).norm())
-    picked = None
-    side = (
-        '<p class="dae-note">Click anywhere on the map: that point is lifted back to 256 numbers '
-        "(the mean code plus the two directions) and decoded.</p>"
-    )
-    if (
-        isinstance(map_at, list)
-        and len(map_at) == 2
-        and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1
-            for v in map_at
-        )
-    ):
-        picked = np.asarray(map_at, dtype=np.float64)
+    size = code_map.code_size
+    picked = clicked_point(map_at, name)
+    if code_map.exact:
+        how = "Click anywhere on the map: that point is a code of 2 numbers, and the decoder draws it."
+    else:
+        how = (f"Click anywhere on the map: that point is lifted back to {size} numbers (the mean code plus the two "
+               "directions) and decoded.")
+    side = f'<p class="dae-note">{how}</p>'
+    if picked is not None:
         position = torch.from_numpy(frame.to_position(picked[None])).float()
-        decoded = dae.decode(code_map.lift(position))
+        code = code_map.lift(position)  # (1, code size)
+        decoded = model.decode(code)
         p = served.denoiser.probabilities(decoded)
         guess = "" if p is None else guess_of(int(p[0].argmax()), float(p[0].max()))
-        side = (
-            digit_figure(
-                "Decoded at the clicked point",
-                decoded[0, 0].numpy(),
-                "The digit decoded at the clicked point of the map",
-                guess,
-                elem_id="map-decoded",
-            )
-            + side
-        )
-    text = (
-        f"<p class=\"dae-note\">● this digit's code, ○ the noisy digit's code: the noise moved the code by {moved:.2f} "
-        f"(distance in 256 dimensions). The map keeps {100 * code_map.explained:.0f} % of the codes' variance, so "
-        "digits far apart in the code can land close together here.</p>"
-    )
-    return map_overlay(at[0], at[1], picked) + f'<div class="dae-map-side">{side}{text}</div>'
+        side = digit_figure("Decoded at the clicked point", decoded[0, 0].numpy(),
+                            "The digit decoded at the clicked point of the map", guess, elem_id=f"map-decoded-{name}")
+        side += nearest_samples(served, model, code) + f'<p class="dae-note">{how}</p>'
+    scale = ""
+    if code_map.distances:
+        scale = (f" Two different test digits of the same class lie {code_map.distances['same']:.1f} apart (the "
+                 f"median), two of different classes {code_map.distances['different']:.1f}.")
+    if code_map.exact:
+        where = "The map is the code plane itself: every position on it is a code, nothing is hidden."
+    else:
+        where = (f"The map keeps {100 * code_map.explained:.0f} % of the codes' variance, so digits far apart in the "
+                 "code can land close together here.")
+    text = (f"<p class=\"dae-note\">● this digit's code, ○ the noisy digit's code: the noise moved the code by "
+            f"{moved:.2f} (distance in {size} dimensions).{scale} {where}</p>")
+    picture = ""
+    if name == "yours":  # not on the page from the start, as the served models' maps are
+        picture = (f'<img class="dae-map-picture" data-model="yours" src="{served_model.map_picture}" '
+                   'alt="Your model\'s codes of the 10,000 test digits, coloured by class">')
+    return picture + map_overlay(at[0], at[1], picked) + f'<div class="dae-map-side">{side}{text}</div>'
+
+
+def nearest_samples(served, model, code: torch.Tensor, count: int = 3) -> str:
+    """The bundled test digits whose codes lie nearest to `code` (1, d), with their distances."""
+    samples = torch.from_numpy(served.samples).unsqueeze(1)  # (100, 1, 28, 28)
+    distance = (model.encode(samples) - code).norm(dim=1)
+    order = distance.argsort()[:count].tolist()
+    figures = "".join(
+        digit_figure(f"#{int(served.test_indices[i])}, a {int(served.labels[i])}", served.samples[i],
+                     f"Test digit {int(served.test_indices[i])}", extra=f'<div class="dae-scale">{distance[i]:.1f} away</div>')
+        for i in order)
+    return f'<p class="dae-note">The bundled test digits whose codes are nearest:</p><div class="dae-row">{figures}</div>'

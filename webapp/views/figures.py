@@ -11,9 +11,10 @@ from ..pictures import png_data_uri
 SERIES = {  # name -> (legend, colour); colours tell the lines apart in both themes
     "noisy": ("noisy input", "#9ca3af"),
     "dae": ("DAE", "#2563eb"),
-    "unet": ("U-Net", "#f97316"),
     "median3": ("median 3×3 filter", "#16a34a"),
 }
+BESIDE = "#f97316"  # the model beside the DAE, whichever it is
+SECOND = "#db2777"  # a second line of one chart (the test loss beside the training loss)
 W, H, LEFT, RIGHT, TOP, GAP, PANEL = (
     560,
     350,

@@ -224,9 +224,9 @@ def stage_html(stage, value, signed: bool) -> str:
     """One stage of the layers view: its maps, name, true shape, definition and what it does."""
     maps = value.numpy()
     shape = shape_text(value)
-    if maps.ndim == 1:  # a code: 256 numbers as 16 x 16
+    if maps.ndim == 1:  # a code: 256 numbers as 16 x 16, 16 as 4 x 4, 2 as a row of two
         side = int(math.isqrt(len(maps)))
-        maps = maps.reshape(1, side, side)
+        maps = maps.reshape(1, side, side) if side * side == len(maps) else maps.reshape(1, 1, -1)
     elif maps.ndim == 2:
         maps = maps[None]
     picture, lo, hi = mosaic(maps, _columns(len(maps)), signed)
@@ -266,20 +266,31 @@ INPUT_STAGE = Stage(
 )
 
 
-def layers_view(models: dict[str, nn.Module], noisy: torch.Tensor, names: tuple[str, ...]) -> str:
+def dae_stages(code_size: int) -> tuple[Stage, ...]:
+    """The DAE's stages with its code size (256 in the specification; the lesson models have 2 or 16)."""
+    if code_size == 256:
+        return DAE_STAGES
+    changed = {
+        "l1": Stage("l1", "code (l1)", f"Linear(1024, {code_size}), no activation",
+                    f"The bottleneck: the whole digit squeezed into {code_size} numbers. Everything the decoder "
+                    "knows is here.", activation="none"),
+        "l2": Stage("l2", "l2", f"Linear({code_size}, 1024) + ReLU, reshaped to 64 × 4 × 4",
+                    "The decoder starts: the code is turned back into 64 coarse maps, like conv3's."),
+    }
+    return tuple(changed.get(s.name, s) for s in DAE_STAGES)
+
+
+def layers_view(served, noisy: torch.Tensor, names: tuple[str, ...]) -> str:
     """The view for the models `names` on screen (the DAE first), from the noisy digit (1, 1, 28, 28)."""
-    shown = [("DAE: encoder → 256-number code → decoder", DAE_STAGES, "dae")]
-    if "unet" in names:
-        shown.append(
-            (
-                "U-Net: encoder levels, bottom with global context, decoder levels fed by the skip paths",
-                UNET_STAGES,
-                "unet",
-            )
-        )
-    return layers_html(
-        [
-            (title, (INPUT_STAGE, *stages), {"input": noisy[0]} | activations(models[name], noisy, stages))
-            for title, stages, name in shown
-        ]
-    )
+    shown = []
+    for name in names:
+        model = served.models[name]
+        if model.code_size is None:  # the U-Net
+            title = f"{model.title}: encoder levels, bottom with global context, decoder levels fed by the skip paths"
+            stages = UNET_STAGES
+        else:
+            title = f"{model.title}: encoder → {model.code_size}-number code → decoder"
+            stages = dae_stages(model.code_size)
+        values = {"input": noisy[0]} | activations(served.denoiser.models[name], noisy, stages)
+        shown.append((title, (INPUT_STAGE, *stages), values))
+    return layers_html(shown)

@@ -14,81 +14,81 @@ import torch
 from dae import metrics
 
 from ..captions import guess_of
-from .figures import SERIES, digit_figure, polyline
+from .figures import SECOND, SERIES, digit_figure, polyline
 
 SNAPSHOT_TITLES = {"untrained": "untrained", "step_300": "after 300 steps", "epoch_1": "after epoch 1"}
 
 
-def learning_svg(training: dict, marks: list[tuple[int, str]], steps_per_epoch: int) -> str:
-    """The committed run's loss: training loss (mean of every block of steps) and test loss after each epoch,
-    log scale, against the step; a dashed line at each step whose weights the view shows."""
-    every = training["train_loss_curve_every"]
-    train = training["train_loss_curve"]
-    test = training["test_loss"]
-    total = len(test) * steps_per_epoch
-    w, h, left, right, top, bottom = 560, 220, 48, 12, 14, 46
-    values = [v for v in train + test if v > 0]
-    lo, hi = math.log10(min(values)), math.log10(max(values))
-    lo, hi = math.floor(lo * 2) / 2, math.ceil(hi * 2) / 2
+def loss_chart(train: list[tuple[float, float]], test: list[tuple[float, float]], x_total: float,
+               x_ticks: list[tuple[float, str]], x_title: str, marks: list[tuple[float, str]] = (),
+               train_legend: str = "training loss", test_legend: str = "test loss (noisy test digits)") -> str:
+    """A loss chart, log scale: the training loss as a line, the test loss as dots joined, against x (steps or
+    digits seen); a dashed line at each mark.
 
-    def x_of(step: float) -> float:
-        return left + (w - left - right) * step / total
+    The marks' labels stand in a band above the plot, one row each, so no line crosses a label; the
+    axis titles stand outside the plot, and the rows are tall enough for the phone's larger text.
+    """
+    w, h, left, right, bottom, row = 560, 300, 64, 12, 50, 20
+    top = 8 + row * len(marks) if marks else 12  # the plot starts under the labels' band
+    values = [v for _, v in train + test if v > 0] or [1.0]
+    lo, hi = math.log10(min(values)), math.log10(max(values))
+    lo, hi = math.floor(lo * 2) / 2, max(math.ceil(hi * 2) / 2, math.floor(lo * 2) / 2 + 0.5)
+
+    def x_of(x: float) -> float:
+        return left + (w - left - right) * x / max(x_total, 1e-9)
 
     def y_of(v: float) -> float:
-        return top + (h - top - bottom) * (hi - math.log10(v)) / (hi - lo)
+        return top + (h - top - bottom) * (hi - math.log10(max(v, 1e-12))) / (hi - lo)
 
-    parts = [
-        f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="Training and test loss against training step" class="dae-curve-svg">'
-    ]
+    parts = [f'<svg viewBox="0 0 {w} {h}" role="img" aria-label="Training and test loss against {html.escape(x_title)}" '
+             'class="dae-curve-svg">']
     e = lo
     while e <= hi + 1e-9:  # a grid line every half decade, a label at each whole one
         y = y_of(10**e)
         parts.append(f'<line x1="{left}" x2="{w - right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
         if abs(e - round(e)) < 1e-9:
-            parts.append(f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end">{10**e:g}</text>')
+            parts.append(f'<text x="{left - 6}" y="{y:.1f}" dy="0.35em" text-anchor="end">{10**e:g}</text>')
         e += 0.5
-    for epoch in range(0, len(test) + 1, max(1, len(test) // 5)):
-        parts.append(
-            f'<text x="{x_of(epoch * steps_per_epoch):.1f}" y="{h - 22}" text-anchor="middle">{epoch}</text>'
-        )
-    parts.append(
-        f'<text x="{(left + w - right) / 2:.0f}" y="{h - 3}" text-anchor="middle">epoch</text>'
-        f'<text x="{left + 4}" y="{h - bottom - 4}" class="dae-mark-label">loss (MSE, log scale)</text>'
-    )
-    for i, (step, name) in enumerate(
-        marks
-    ):  # labels one under another (in ems: the phone's are larger), the early marks stand close
-        x = x_of(step)
-        anchor, dx = ("end", -3) if x > w / 2 else ("start", 3)
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{h - bottom}" class="marker"/>'
-            f'<text x="{x + dx:.1f}" y="{top}" dy="{0.9 + 1.15 * i:.2f}em" text-anchor="{anchor}" class="dae-mark-label">'
-            f"{html.escape(name)}</text>"
-        )
-    parts.append(
-        polyline(
-            [(x_of((i + 0.5) * every), y_of(v)) for i, v in enumerate(train)],
-            SERIES["dae"][1],
-            'stroke-width="1.5"',
-        )
-    )
-    parts.append(
-        polyline(
-            [(x_of((i + 1) * steps_per_epoch), y_of(v)) for i, v in enumerate(test)],
-            SERIES["unet"][1],
-            'stroke-width="2"',
-        )
-    )
-    parts += [
-        f'<circle cx="{x_of((i + 1) * steps_per_epoch):.1f}" cy="{y_of(v):.1f}" r="3" fill="{SERIES["unet"][1]}"/>'
-        for i, v in enumerate(test)
-    ]
+    for i, (x, text) in enumerate(x_ticks):
+        anchor = "start" if i == 0 else "middle"  # the first tick starts at the corner: clear of the loss labels
+        parts.append(f'<text x="{x_of(x):.1f}" y="{h - bottom + 6}" dy="1em" text-anchor="{anchor}">{text}</text>')
+    parts.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 4}" text-anchor="middle">{html.escape(x_title)}</text>'
+                 f'<text transform="translate(14 {(top + h - bottom) / 2:.0f}) rotate(-90)" text-anchor="middle">'
+                 "loss (MSE, log scale)</text>")
+    for i, (x, name) in enumerate(marks):
+        anchor = "end" if x_of(x) > w / 2 else "start"  # the label in its own row of the band, from its line's x
+        parts.append(f'<line x1="{x_of(x):.1f}" x2="{x_of(x):.1f}" y1="{top}" y2="{h - bottom}" class="marker"/>'
+                     f'<text x="{x_of(x):.1f}" y="{8 + row * i}" dy="0.7em" text-anchor="{anchor}" '
+                     f'class="dae-mark-label">{html.escape(name)}</text>')
+    if train:
+        parts.append(polyline([(x_of(x), y_of(v)) for x, v in train], SERIES["dae"][1], 'stroke-width="1.5"'))
+    if test:
+        parts.append(polyline([(x_of(x), y_of(v)) for x, v in test], SECOND, 'stroke-width="2"'))
+        parts += [f'<circle cx="{x_of(x):.1f}" cy="{y_of(v):.1f}" r="3" fill="{SECOND}"/>' for x, v in test]
     parts.append("</svg>")
-    legend = (
-        f'<span><i style="background:{SERIES["dae"][1]}"></i>training loss (mean of every {every} steps)</span>'
-        f'<span><i style="background:{SERIES["unet"][1]}"></i>test loss after each epoch (noisy test digits)</span>'
-    )
+    legend = (f'<span><i style="background:{SERIES["dae"][1]}"></i>{html.escape(train_legend)}</span>'
+              f'<span><i style="background:{SECOND}"></i>{html.escape(test_legend)}</span>')
     return "".join(parts) + f'<div class="dae-legend-row">{legend}</div>'
+
+
+def learning_svg(training: dict, marks: list[tuple[int, str]], steps_per_epoch: int) -> str:
+    """The committed run's loss: training loss (mean of every block of steps) and test loss after each epoch,
+    against the step; a dashed line at each step whose weights the view shows."""
+    every = training["train_loss_curve_every"]
+    epochs = len(training["test_loss"])
+    train = [((i + 0.5) * every, v) for i, v in enumerate(training["train_loss_curve"])]
+    test = [((i + 1) * steps_per_epoch, v) for i, v in enumerate(training["test_loss"])]
+    ticks = [(e * steps_per_epoch, str(e)) for e in range(0, epochs + 1, max(1, epochs // 5))]
+    return loss_chart(train, test, epochs * steps_per_epoch, ticks, "epoch", marks,
+                      f"training loss (mean of every {every} steps)", "test loss after each epoch (noisy test digits)")
+
+
+def live_loss_svg(train: list[tuple[int, float]], test: list[tuple[int, float]], digits: int) -> str:
+    """A live run's loss so far (the Train tab), against the training digits seen."""
+    ticks = [(digits * f, f"{digits * f / 1000:g}k") for f in (0, 0.25, 0.5, 0.75, 1)]
+    return loss_chart(train, test, digits, ticks, "training digits seen",
+                      train_legend="training loss (mean of every 10 steps)",
+                      test_legend="test loss on 1,000 noisy test digits")
 
 
 @torch.inference_mode()
