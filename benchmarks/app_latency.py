@@ -65,7 +65,9 @@ def bench_handler(repeats: int) -> None:
     # as the server calls it: serving.RenderRoute runs demo.render_handler, this partial (webapp.page)
     render = functools.partial(denoise_tab.render, served)
     # a '2' of 120 pointer positions on the 320 x 320 canvas, as the page sends a drawing
-    points = [[round(160 + 70 * math.sin(math.pi * t), 1), round(60 + 200 * t, 1)] for t in np.linspace(0, 1, 120)]
+    points = [
+        [round(160 + 70 * math.sin(math.pi * t), 1), round(60 + 200 * t, 1)] for t in np.linspace(0, 1, 120)
+    ]
     drawing = {"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "width": 22, "points": points}]}
     # name -> request for round i: (source, compare, views, seed); `same` is the digit on screen (a
     # slider move), a new seed (and digit) means a curve not cached yet
@@ -82,9 +84,7 @@ def bench_handler(repeats: int) -> None:
         "Compare and the quality curve, cold (new digit)": (
             lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i)
         ),
-        "a new drawing (120 stroke points -> 28 x 28, then the results)": (
-            lambda i: (drawing, False, [], 0)
-        ),
+        "a new drawing (120 stroke points -> 28 x 28, then the results)": (lambda i: (drawing, False, [], 0)),
         "with layer by layer open": lambda i: (same(i), False, ["layers"], 0),
         "with the code space open": lambda i: (same(i), False, ["latent-map"], 0),
         "with how it learned open": lambda i: (same(i), False, ["learning"], 0),

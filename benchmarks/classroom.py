@@ -46,28 +46,48 @@ DRAW_SECONDS, PAUSE_SECONDS = 2.0, 1.0
 def stroke_frames(count: int = 40, points: int = 120) -> list[dict]:
     """A '2' drawn on the page's 320 x 320 canvas, as the drawing sources of its growing frames: the pen's
     path of `points` pointer positions, `points / count` more in each frame."""
-    path = [[round(160 + 70 * math.sin(math.pi * t), 1), round(60 + 200 * t, 1)] for t in np.linspace(0, 1, points)]
-    return [{"kind": "strokes", "side": 320, "strokes": [{"tool": "pen", "width": 22, "points": path[: max(1, i * points // count)]}]}
-            for i in range(1, count + 1)]
+    path = [
+        [round(160 + 70 * math.sin(math.pi * t), 1), round(60 + 200 * t, 1)]
+        for t in np.linspace(0, 1, points)
+    ]
+    return [
+        {
+            "kind": "strokes",
+            "side": 320,
+            "strokes": [{"tool": "pen", "width": 22, "points": path[: max(1, i * points // count)]}],
+        }
+        for i in range(1, count + 1)
+    ]
 
 
 def canvas_png(source: dict) -> dict:
-    """The same drawing as the earlier page sent it (--server-function): the canvas as a PNG whose alpha is the ink."""
+    """The same drawing as the earlier page sent it (--server-function): the canvas as a PNG whose alpha is
+    the ink."""
     side = source["side"]
-    image = Image.new("RGBA", (2 * side, 2 * side), (0, 0, 0, 0))  # drawn twice as large and scaled down: soft edges
+    image = Image.new(
+        "RGBA", (2 * side, 2 * side), (0, 0, 0, 0)
+    )  # drawn twice as large and scaled down: soft edges
     for stroke in source["strokes"]:
         xy = [(2 * x, 2 * y) for x, y in stroke["points"]]
-        ImageDraw.Draw(image).line(xy * (2 if len(xy) == 1 else 1), fill=(37, 99, 235, 255), width=2 * stroke["width"],
-                                   joint="curve")
+        ImageDraw.Draw(image).line(
+            xy * (2 if len(xy) == 1 else 1), fill=(37, 99, 235, 255), width=2 * stroke["width"], joint="curve"
+        )
     buffer = io.BytesIO()
     image.resize((side, side), Image.Resampling.LANCZOS).save(buffer, format="png")
-    return {"kind": "drawing", "png": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")}
+    return {
+        "kind": "drawing",
+        "png": "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii"),
+    }
 
 
 class Student:
-    def __init__(self, client: httpx.AsyncClient, frames: list[str], seed: int, results_id: int | None = None) -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, frames: list[str], seed: int, results_id: int | None = None
+    ) -> None:
         self.client, self.frames = client, frames
-        self.results_id = results_id  # with --server-function: the component whose server function the page called
+        self.results_id = (
+            results_id  # with --server-function: the component whose server function the page called
+        )
         self.session = uuid.uuid4().hex
         self.random = random.Random(seed)
         self.updates, self.drawing_time = 0, 0.0
@@ -92,8 +112,12 @@ class Student:
                 if self.results_id is None:
                     response = await self.client.post("dae/render", json=request)
                 else:  # the earlier page: a Gradio server function, "busy" asked again after 40 ms
-                    body = {"data": request, "component_id": self.results_id, "fn_name": "render",
-                            "session_hash": self.session}
+                    body = {
+                        "data": request,
+                        "component_id": self.results_id,
+                        "fn_name": "render",
+                        "session_hash": self.session,
+                    }
                     response = await self.client.post("gradio_api/component_server/", json=body)
                 answer = response.json() if response.status_code == 200 else None
             except (httpx.HTTPError, ValueError):
@@ -127,13 +151,17 @@ class Student:
             await asyncio.sleep(PAUSE_SECONDS)
 
 
-async def phase(url: str, students: int, seconds: float, frames: list[str], server_function: bool) -> list[Student]:
+async def phase(
+    url: str, students: int, seconds: float, frames: list[str], server_function: bool
+) -> list[Student]:
     limits = httpx.Limits(max_connections=students + 4, max_keepalive_connections=students + 4)
     async with httpx.AsyncClient(base_url=url, timeout=60.0, limits=limits) as client:
         results_id = None
         if server_function:
             config = (await client.get("config")).json()
-            results_id = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "results")
+            results_id = next(
+                c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == "results"
+            )
             frames = [canvas_png(f) for f in frames]
         crowd = [Student(client, frames, i, results_id) for i in range(students)]
         until = time.monotonic() + seconds
@@ -146,8 +174,14 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, max(0, round(q * (len(values) - 1))))] if values else float("nan")
 
 
-def run_class(url: str, server: psutil.Process, students: int, seconds: float, frames: list[str],
-              server_function: bool = False) -> dict:
+def run_class(
+    url: str,
+    server: psutil.Process,
+    students: int,
+    seconds: float,
+    frames: list[str],
+    server_function: bool = False,
+) -> dict:
     before = server.memory_info().rss
     peak = [before]
     me = psutil.Process()
@@ -188,10 +222,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--students", type=int, nargs="+", default=[1, 10, 30])
     p.add_argument("--seconds", type=float, default=30.0, help="length of each phase")
-    p.add_argument("--app", type=Path, default=ROOT, help="the checkout whose app.py to serve (default: this one)")
-    p.add_argument("--server-function", action="store_true",
-                   help="call render as the earlier page did: a Gradio server function answering busy, asked again "
-                        "after 40 ms (for an --app checkout of that version)")
+    p.add_argument(
+        "--app", type=Path, default=ROOT, help="the checkout whose app.py to serve (default: this one)"
+    )
+    p.add_argument(
+        "--server-function",
+        action="store_true",
+        help="call render as the earlier page did: a Gradio server function answering busy, asked again "
+        "after 40 ms (for an --app checkout of that version)",
+    )
     args = p.parse_args(argv)
     frames = stroke_frames()
     print(

@@ -55,7 +55,9 @@ class TemperatureHead(nn.Module):
         self.linear = nn.Linear(features, 1)
         with torch.no_grad():
             self.linear.weight.zero_()
-            self.linear.bias.fill_(float(torch.log(torch.expm1(torch.tensor(1.0 - MIN_TEMPERATURE)))))  # softplus⁻¹
+            self.linear.bias.fill_(
+                float(torch.log(torch.expm1(torch.tensor(1.0 - MIN_TEMPERATURE))))
+            )  # softplus⁻¹
 
     def forward(self, hidden: Tensor) -> Tensor:
         return F.softplus(self.linear(hidden)) + MIN_TEMPERATURE
@@ -91,7 +93,9 @@ def with_confidence(logits: Tensor, target: Tensor, iterations: int = 20) -> Ten
 class Calibrated(nn.Module):
     """The classifier with its calibration: (m, 1, 28, 28) images -> (m, 10) calibrated logits."""
 
-    def __init__(self, classifier: nn.Module, head: TemperatureHead, confidence: Tensor, accuracy: Tensor) -> None:
+    def __init__(
+        self, classifier: nn.Module, head: TemperatureHead, confidence: Tensor, accuracy: Tensor
+    ) -> None:
         super().__init__()
         self.classifier, self.head = classifier, head
         self.register_buffer("confidence", confidence)  # (BINS,) the bins' mean confidence after step 1
@@ -115,7 +119,8 @@ class Calibrated(nn.Module):
 
 
 def expected_calibration_error(probabilities: Tensor, labels: Tensor, bins: int = ECE_BINS) -> float:
-    """ECE: the mean over equal-width confidence bins of |accuracy − confidence|, weighted by the bin's share."""
+    """ECE: the mean over equal-width confidence bins of |accuracy − confidence|, weighted by the bin's
+    share."""
     confidence, predicted = probabilities.max(1)
     correct = (predicted == labels).float()
     edges = torch.linspace(0, 1, bins + 1)
@@ -123,7 +128,9 @@ def expected_calibration_error(probabilities: Tensor, labels: Tensor, bins: int 
     for lo, hi in zip(edges[:-1], edges[1:]):
         inside = (confidence > lo) & (confidence <= hi)
         if inside.any():
-            ece += inside.float().mean().item() * abs(correct[inside].mean().item() - confidence[inside].mean().item())
+            ece += inside.float().mean().item() * abs(
+                correct[inside].mean().item() - confidence[inside].mean().item()
+            )
     return ece
 
 
@@ -147,7 +154,9 @@ def save(calibrated: Calibrated, folder: str | Path, report: dict) -> Path:
     tensors |= {"bins.confidence": calibrated.confidence, "bins.accuracy": calibrated.accuracy}
     metadata = {"weights_sha256": weights_digest(folder), "report": json.dumps(report)}
     with atomic_path(path) as tmp:
-        safetensors.torch.save_file({k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
+        safetensors.torch.save_file(
+            {k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata
+        )
     return path
 
 
@@ -162,7 +171,9 @@ def load(folder: str | Path, classifier: nn.Module) -> Calibrated | None:
             metadata = f.metadata() or {}
             tensors = {k: f.get_tensor(k) for k in f.keys()}
         head = TemperatureHead()
-        head.load_state_dict({k.removeprefix("head."): v for k, v in tensors.items() if k.startswith("head.")}, strict=True)
+        head.load_state_dict(
+            {k.removeprefix("head."): v for k, v in tensors.items() if k.startswith("head.")}, strict=True
+        )
         confidence, accuracy = tensors["bins.confidence"], tensors["bins.accuracy"]
         if confidence.ndim != 1 or confidence.shape != accuracy.shape or len(confidence) < 2:
             raise ValueError("the bins are not two lists of the same length")
@@ -171,12 +182,16 @@ def load(folder: str | Path, classifier: nn.Module) -> Calibrated | None:
     if not all(torch.isfinite(v).all() for v in tensors.values()):
         raise CheckpointError(f"{path}: holds NaN or infinite values")
     if metadata.get("weights_sha256") != weights_digest(folder):
-        raise CheckpointError(f"{path} was fitted for other weights than {Path(folder) / WEIGHTS}; "
-                              f"fit it again: python -m dae.calibration --classifier {folder}")
+        raise CheckpointError(
+            f"{path} was fitted for other weights than {Path(folder) / WEIGHTS}; "
+            f"fit it again: python -m dae.calibration --classifier {folder}"
+        )
     return Calibrated(classifier, head.eval(), confidence, accuracy).eval()
 
 
-def fit(classifier: nn.Module, images: Tensor, labels: Tensor, steps: int = 3000, lr: float = 0.05) -> Calibrated:
+def fit(
+    classifier: nn.Module, images: Tensor, labels: Tensor, steps: int = 3000, lr: float = 0.05
+) -> Calibrated:
     """Both steps, fitted on `images` (m, 1, 28, 28) and their labels, the classifier frozen."""
     with torch.no_grad():
         pairs = [hidden_and_logits(classifier, batch) for batch in images.split(2000)]
@@ -195,7 +210,9 @@ def fit(classifier: nn.Module, images: Tensor, labels: Tensor, steps: int = 3000
 
 
 @torch.no_grad()
-def fitting_set(clean: Tensor, labels: Tensor, dae: nn.Module, copies: int, seed: int) -> tuple[Tensor, Tensor]:
+def fitting_set(
+    clean: Tensor, labels: Tensor, dae: nn.Module, copies: int, seed: int
+) -> tuple[Tensor, Tensor]:
     """What the judge is shown in the app, from held-out digits: each clean, `copies` times corrupted (blind
     noise: every kind over its whole range) and those corrupted copies as the DAE reconstructs them."""
     g = torch.Generator().manual_seed(seed)
@@ -209,10 +226,18 @@ def main(argv: list[str] | None = None) -> int:
     from .evaluate import noisy_test_set, reconstruct
 
     p = argparse.ArgumentParser(prog="python -m dae.calibration", description=__doc__.split("\n\n")[0])
-    p.add_argument("--classifier", default="checkpoints/classifier", help="the classifier's folder; the calibration is written into it")
-    p.add_argument("--dae", default="checkpoints/dae", help="the DAE whose reconstructions the judge is fitted on too")
+    p.add_argument(
+        "--classifier",
+        default="checkpoints/classifier",
+        help="the classifier's folder; the calibration is written into it",
+    )
+    p.add_argument(
+        "--dae", default="checkpoints/dae", help="the DAE whose reconstructions the judge is fitted on too"
+    )
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
-    p.add_argument("--copies", type=int, default=4, help="corrupted copies of each held-out digit (default: 4)")
+    p.add_argument(
+        "--copies", type=int, default=4, help="corrupted copies of each held-out digit (default: 4)"
+    )
     args = p.parse_args(argv)
     try:
         classifier, config = load_model(args.classifier)
@@ -224,11 +249,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     limit = config.get("training", {}).get("limit")
     if not limit or limit >= len(train_images):
-        print(f"error: {args.classifier} was trained on every training digit (no --limit): none is left to calibrate on; "
-              "train it with python train.py --arch classifier --limit 55000", file=sys.stderr)
+        print(
+            f"error: {args.classifier} was trained on every training digit (no --limit): none is left to "
+            "calibrate on; train it with python train.py --arch classifier --limit 55000",
+            file=sys.stderr,
+        )
         return 2
     torch.manual_seed(0)
-    images, labels = fitting_set(to_float(train_images[limit:]), train_labels[limit:], dae, args.copies, seed=0)
+    images, labels = fitting_set(
+        to_float(train_images[limit:]), train_labels[limit:], dae, args.copies, seed=0
+    )
     calibrated = fit(classifier, images, labels)
     test = to_float(test_images)
     sets = {"clean": test}
@@ -238,16 +268,25 @@ def main(argv: list[str] | None = None) -> int:
     sets["DAE output, gaussian 0.5"] = reconstruct(dae, sets["gaussian 0.5"])
     noisy_names = [n for n in sets if n.startswith(("gaussian", "mask"))]
     sets["noisy (pooled)"] = torch.cat([sets[n] for n in noisy_names])
-    report = {"held_out_digits": len(train_images) - limit, "fitting_images": len(images), "ece": {}, "accuracy": {}}
+    report = {
+        "held_out_digits": len(train_images) - limit,
+        "fitting_images": len(images),
+        "ece": {},
+        "accuracy": {},
+    }
     for name, x in sets.items():
         y = test_labels.repeat(len(x) // len(test_labels))
         before = torch.softmax(reconstruct(classifier, x, 2000), 1)
         after = torch.softmax(reconstruct(calibrated, x, 2000), 1)
-        report["ece"][name] = {"before": round(expected_calibration_error(before, y), 4),
-                               "after": round(expected_calibration_error(after, y), 4)}
+        report["ece"][name] = {
+            "before": round(expected_calibration_error(before, y), 4),
+            "after": round(expected_calibration_error(after, y), 4),
+        }
         report["accuracy"][name] = round((after.argmax(1) == y).float().mean().item(), 4)
-        print(f"{name:>26}: accuracy {100 * report['accuracy'][name]:6.2f} %, ECE {report['ece'][name]['before']:.3f} "
-              f"-> {report['ece'][name]['after']:.3f}")
+        print(
+            f"{name:>26}: accuracy {100 * report['accuracy'][name]:6.2f} %, ECE "
+            f"{report['ece'][name]['before']:.3f} -> {report['ece'][name]['after']:.3f}"
+        )
     path = save(calibrated, args.classifier, report)
     print(f"wrote {path}")
     return 0

@@ -50,7 +50,9 @@ class CodeMap:
     points: Tensor  # (n, 2) every digit's position
     labels: Tensor  # (n,) their classes
     explained: float  # share of the codes' variance the two directions hold (1 for d = 2)
-    distances: dict[str, float] | None = None  # median distance between two test codes: "same" class, "different"
+    distances: dict[str, float] | None = (
+        None  # median distance between two test codes: "same" class, "different"
+    )
 
     @property
     def code_size(self) -> int:
@@ -79,8 +81,14 @@ def fit(codes: Tensor, labels: Tensor) -> CodeMap:
     Each is signed so that its largest loading is positive, so the same codes always give the same map.
     """
     if codes.shape[1] == 2:
-        return CodeMap(torch.zeros(2), torch.eye(2), codes.float(), labels.to(torch.uint8), 1.0,
-                       typical_distances(codes, labels))
+        return CodeMap(
+            torch.zeros(2),
+            torch.eye(2),
+            codes.float(),
+            labels.to(torch.uint8),
+            1.0,
+            typical_distances(codes, labels),
+        )
     codes = codes.double()
     mean = codes.mean(0)
     _, s, vh = torch.linalg.svd(codes - mean, full_matrices=False)
@@ -125,8 +133,11 @@ def save(code_map: CodeMap, folder: str | Path) -> Path:
         "points": code_map.points.half(),
         "labels": code_map.labels,
     }
-    metadata = {"explained": json.dumps(code_map.explained), "weights_sha256": weights_digest(folder),
-                "distances": json.dumps(code_map.distances)}
+    metadata = {
+        "explained": json.dumps(code_map.explained),
+        "weights_sha256": weights_digest(folder),
+        "distances": json.dumps(code_map.distances),
+    }
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(
             {k: v.contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata
@@ -148,9 +159,16 @@ def load(folder: str | Path) -> CodeMap | None:
             tensors = {k: f.get_tensor(k) for k in ("mean", "directions", "points", "labels")}
         explained = float(json.loads(metadata["explained"]))
         distances = json.loads(metadata.get("distances", "null"))
-        if distances is not None and not (isinstance(distances, dict) and all(
-                isinstance(distances.get(k), (int, float)) and not isinstance(distances[k], bool)
-                and math.isfinite(distances[k]) and distances[k] > 0 for k in ("same", "different"))):
+        if distances is not None and not (
+            isinstance(distances, dict)
+            and all(
+                isinstance(distances.get(k), (int, float))
+                and not isinstance(distances[k], bool)
+                and math.isfinite(distances[k])
+                and distances[k] > 0
+                for k in ("same", "different")
+            )
+        ):
             raise ValueError("its distances are not two positive numbers")
     except Exception as e:  # any damage: the app goes on without the map
         raise CheckpointError(f"{path}: not a readable code map ({e})") from None
@@ -167,7 +185,12 @@ def load(folder: str | Path) -> CodeMap | None:
     ):
         raise CheckpointError(f"{path}: its tensors do not have a code map's shapes")
     return CodeMap(
-        tensors["mean"], tensors["directions"], tensors["points"].float(), tensors["labels"], explained, distances
+        tensors["mean"],
+        tensors["directions"],
+        tensors["points"].float(),
+        tensors["labels"],
+        explained,
+        distances,
     )
 
 
@@ -194,10 +217,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     code_map = make(model, to_float(images), labels)
     path = save(code_map, args.checkpoint)
-    how = ("the code plane itself" if code_map.exact else
-           f"the two directions hold {100 * code_map.explained:.1f} % of the codes' variance")
-    print(f"wrote {path}: {len(code_map.points):,} test digits, {how}; median distance between two codes: "
-          f"{code_map.distances['same']:.2f} (same class), {code_map.distances['different']:.2f} (different classes)")
+    how = (
+        "the code plane itself"
+        if code_map.exact
+        else f"the two directions hold {100 * code_map.explained:.1f} % of the codes' variance"
+    )
+    print(
+        f"wrote {path}: {len(code_map.points):,} test digits, {how}; median distance between two codes: "
+        f"{code_map.distances['same']:.2f} (same class), "
+        f"{code_map.distances['different']:.2f} (different classes)"
+    )
     return 0
 
 

@@ -133,7 +133,12 @@ def download_mnist(root: str | Path, progress=None, timeout: float = 30.0) -> No
 
     raw = Path(root) / "MNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
-    sizes = {"train-images": 9_912_422, "train-labels": 28_881, "t10k-images": 1_648_877, "t10k-labels": 4_542}
+    sizes = {
+        "train-images": 9_912_422,
+        "train-labels": 28_881,
+        "t10k-images": 1_648_877,
+        "t10k-labels": 4_542,
+    }
     total, done = sum(sizes.values()), 0
     for name, md5 in MNIST.resources:
         target = raw / name
@@ -143,7 +148,10 @@ def download_mnist(root: str | Path, progress=None, timeout: float = 30.0) -> No
         errors = []
         for mirror in MNIST.mirrors:
             try:
-                with urllib.request.urlopen(mirror + name, timeout=timeout) as response, atomic_path(target) as tmp:
+                with (
+                    urllib.request.urlopen(mirror + name, timeout=timeout) as response,
+                    atomic_path(target) as tmp,
+                ):
                     digest, start = hashlib.md5(), done
                     with open(tmp, "wb") as f:
                         while chunk := response.read(1 << 16):
@@ -159,7 +167,9 @@ def download_mnist(root: str | Path, progress=None, timeout: float = 30.0) -> No
             except OSError as e:  # URLError, timeouts, a damaged file: the next mirror
                 errors.append(f"{mirror}: {e}")
         else:
-            raise DataError(f"MNIST could not be downloaded ({'; '.join(errors)[:300]}).\n{_help(Path(root))}")
+            raise DataError(
+                f"MNIST could not be downloaded ({'; '.join(errors)[:300]}).\n{_help(Path(root))}"
+            )
 
 
 def load_mnist(root: str | Path, train: bool = True, download: bool = True) -> tuple[Tensor, Tensor]:

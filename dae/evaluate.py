@@ -264,9 +264,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", default="data", help="folder holding MNIST/raw (default: data/)")
     p.add_argument("--limit", type=int, default=None, help="evaluate on the first N test images only")
     p.add_argument("--no-baselines", action="store_true", help="skip the classical denoisers (much faster)")
-    p.add_argument("--unseen", action="store_true",
-                   help="score the corruptions no model was trained on (blur, shift, rotation, a hidden block) instead; "
-                        "the results go to <first checkpoint>/evaluation_unseen.json")
+    p.add_argument(
+        "--unseen",
+        action="store_true",
+        help="score the corruptions no model was trained on (blur, shift, rotation, a hidden block) instead; "
+        "the results go to <first checkpoint>/evaluation_unseen.json",
+    )
     p.add_argument(
         "--json",
         default=None,

@@ -20,7 +20,8 @@ Seed = torch.Generator | int | None
 
 @dataclass(frozen=True)
 class NoiseKind:
-    """A corruption with the range of strengths the app offers (and blind training draws from, for NOISE_KINDS)."""
+    """A corruption with the range of strengths the app offers (and blind training draws from, for
+    NOISE_KINDS)."""
 
     name: str
     label: str  # how the app names it
@@ -45,7 +46,9 @@ UNSEEN_KINDS: dict[str, NoiseKind] = {
     k.name: k
     for k in (
         NoiseKind("blur", "Blur", "σ (px of Gaussian blur)", 3.0, 1.5, seen=False),
-        NoiseKind("shift", "Shift", "d (pixels moved, in a direction drawn from the seed)", 8.0, 4.0, seen=False),
+        NoiseKind(
+            "shift", "Shift", "d (pixels moved, in a direction drawn from the seed)", 8.0, 4.0, seen=False
+        ),
         NoiseKind("rotate", "Rotation", "θ (degrees, turned either way by the seed)", 90.0, 30.0, seen=False),
         NoiseKind("block", "Block", "s (side of a hidden square, a fraction of 28 px)", 0.6, 0.3, seen=False),
     )
@@ -142,33 +145,40 @@ def _angle(generator: Seed, device) -> float:
 
 
 def shift(x: Tensor, pixels: float, generator: Seed = None) -> Tensor:
-    """The digit moved by `pixels` in a direction drawn from the seed (to whole pixels), background coming in."""
+    """The digit moved by `pixels` in a direction drawn from the seed (to whole pixels), background coming
+    in."""
     angle = _angle(generator, x.device)
     dx, dy = round(float(pixels) * math.cos(angle)), round(float(pixels) * math.sin(angle))
     h, w = x.shape[-2:]
     out = torch.zeros_like(x)
     if abs(dx) < w and abs(dy) < h:
         out[..., max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = x[
-            ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)]
+            ..., max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+        ]
     return out
 
 
 def rotate(x: Tensor, degrees: float, generator: Seed = None) -> Tensor:
-    """The digit turned by `degrees` about the image's centre, clockwise or not as the seed draws (bilinear)."""
+    """The digit turned by `degrees` about the image's centre, clockwise or not as the seed draws
+    (bilinear)."""
     if float(degrees) == 0:
         return x.clone()
     sign = 1.0 if _angle(generator, x.device) < math.pi else -1.0
     a = math.radians(sign * float(degrees))
     flat = x.reshape(-1, 1, *x.shape[-2:])
-    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]], dtype=x.dtype,
-                         device=x.device).expand(len(flat), 2, 3)
+    theta = torch.tensor(
+        [[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]], dtype=x.dtype, device=x.device
+    ).expand(len(flat), 2, 3)
     grid = torch.nn.functional.affine_grid(theta, list(flat.shape), align_corners=False)
-    out = torch.nn.functional.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    out = torch.nn.functional.grid_sample(
+        flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+    )
     return out.reshape(x.shape).clamp(0.0, 1.0)
 
 
 def block(x: Tensor, side: float, generator: Seed = None) -> Tensor:
-    """A square of `side` × 28 px hidden (set to the background, 0), placed near the middle as the seed draws."""
+    """A square of `side` × 28 px hidden (set to the background, 0), placed near the middle as the seed
+    draws."""
     h, w = x.shape[-2:]
     n = round(float(side) * w)
     if n <= 0:
@@ -181,8 +191,15 @@ def block(x: Tensor, side: float, generator: Seed = None) -> Tensor:
     return out
 
 
-NOISE_FUNCTIONS = {"gaussian": gaussian, "mask": mask, "salt_pepper": salt_pepper, "blur": blur, "shift": shift,
-                   "rotate": rotate, "block": block}
+NOISE_FUNCTIONS = {
+    "gaussian": gaussian,
+    "mask": mask,
+    "salt_pepper": salt_pepper,
+    "blur": blur,
+    "shift": shift,
+    "rotate": rotate,
+    "block": block,
+}
 
 
 def add_noise(x: Tensor, kind: str, strength: Strength, generator: Seed = None) -> Tensor:

@@ -61,7 +61,8 @@ def app_in_process(served=None, **launch_options):
 
 @contextmanager
 def app_server(timeout: float = 120.0, root: Path = ROOT):
-    """`python app.py` of the checkout `root` (this one) on a free loopback port; yields (url, psutil.Process)."""
+    """`python app.py` of the checkout `root` (this one) on a free loopback port; yields
+    (url, psutil.Process)."""
     port = free_port()
     env = os.environ | QUIET | {"GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port)}
     proc = subprocess.Popen(
@@ -175,7 +176,7 @@ def slider_page(url: str) -> tuple[PageSession, callable]:
             "noise": "gaussian",
             "strength": round(0.1 + 0.8 * (i % 10) / 10, 2),
             "seed": i,
-            "compare": False,
+            "compare": None,
             "views": [],
         }
         for _ in range(1000):
@@ -205,7 +206,7 @@ def drawing_flood(url: str, clients: int, seconds: float, source: dict) -> dict:
             "noise": "mask",
             "strength": 0.5,
             "seed": 0,
-            "compare": True,
+            "compare": "unet",  # the U-Net beside the DAE: twice the work
             "views": ["curve"],
         }
         try:

@@ -98,6 +98,12 @@ class Photo:
     jpeg: bytes
     digit: np.ndarray  # the (28, 28) source digit in [0, 1]
     light_on_dark: bool
+    ink_box: tuple[int, int, int, int] = (
+        0,
+        0,
+        0,
+        0,
+    )  # (top, left, bottom, right) of the pen's strokes in the photo
 
 
 def pen_strokes(digit: np.ndarray, height: int) -> np.ndarray:
@@ -213,7 +219,16 @@ def make_photo(
     Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8)).save(
         buf, format="jpeg", quality=int(rng.integers(55, 93))
     )
-    return Photo(buf.getvalue(), np.asarray(digit, np.float32), light_on_dark)
+    rows, cols = np.nonzero(ink[top : top + fh, left : left + fw] > 0.1)
+    box = (0, 0, 0, 0)  # a blank page has no ink
+    if rows.size:
+        box = (
+            top + int(rows.min()),
+            left + int(cols.min()),
+            top + int(rows.max()) + 1,
+            left + int(cols.max()) + 1,
+        )
+    return Photo(buf.getvalue(), np.asarray(digit, np.float32), light_on_dark, box)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

@@ -15,7 +15,8 @@ from .served import Served
 def denoise(
     served: Served, image: str | None, noise: str, strength: float, seed: float, model: str = "dae"
 ) -> dict:
-    """Denoise an image file: the noisy input, the reconstruction and the error map (224 x 224 PNGs), and the metrics."""
+    """Denoise an image file: the noisy input, the reconstruction and the error map (224 x 224 PNGs), and the
+    metrics."""
     if image is None:
         raise InputError("Send an image file.")
     if not isinstance(model, str) or model not in served.denoiser.models:

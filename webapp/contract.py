@@ -49,7 +49,8 @@ class RenderAnswer(TypedDict, total=False):
     busy: bool  # not computed now: ask again after `wait` ms
     wait: int
     superseded: bool  # a newer request of the same page took this one's place: nothing to show
-    images: dict[str, str]  # image id ("clean", "noisy", "recon", "error", "compare-recon", "compare-error") -> PNG URL
+    # image id ("clean", "noisy", "recon", "error", "compare-recon", "compare-error") -> PNG data URL
+    images: dict[str, str]
     guesses: dict[str, str]  # image id -> the classifier's reading, "7 · 98 %" ("7? · 38 %" when unsure)
     unsure: list[str]  # image ids whose reading is under 50 % (more often wrong than right)
     wrong: list[str]  # image ids whose sure reading is not the input's sure reading
@@ -67,4 +68,5 @@ class RenderAnswer(TypedDict, total=False):
 
 
 class Update(dict):
-    """A handler's result for a Gradio component: new properties rather than a new value (page.py hands it to gr.update)."""
+    """A handler's result for a Gradio component: new properties rather than a new value (page.py hands it to
+    gr.update)."""

@@ -29,7 +29,8 @@ from .served import Served
 from .views import open_views
 
 MAX_DIGIT_CHARS = 4_000  # a 28 x 28 greyscale PNG is a few hundred bytes
-CANVAS = 320  # side of the drawing canvas; its PNG has this size whatever the device pixel ratio (measured at 1 and 3)
+# side of the drawing canvas; its PNG has this size whatever the device pixel ratio (measured at 1 and 3)
+CANVAS = 320
 BLANK_HINT = "✏️ Draw a digit on the canvas, pick an MNIST sample, or upload an image."
 DRAW_HINT = "✏️ Draw a digit on the canvas."
 
@@ -80,24 +81,36 @@ def render(served: Served, request: dict) -> RenderAnswer:
     if beside:
         shown |= {"compare_title": served.models[beside].title, "compare_note": served.models[beside].note}
     if sample is not None:
-        shown["caption"] = f"MNIST test digit #{int(served.test_indices[sample])}, a {int(served.labels[sample])}"
+        shown["caption"] = (
+            f"MNIST test digit #{int(served.test_indices[sample])}, a {int(served.labels[sample])}"
+        )
     try:
         r = served.denoiser(digit, request.get("noise"), request.get("strength"), request.get("seed"), names)
     except InputError as e:
         return shown | {"status": warning(e)}
     images = shown["images"] | {"noisy": png_data_uri(r.noisy)}
-    shown_as = {"input": "clean", "noisy": "noisy", "dae": "recon", beside: "compare-recon"}  # result -> image id
+    shown_as = {
+        "input": "clean",
+        "noisy": "noisy",
+        "dae": "recon",
+        beside: "compare-recon",
+    }  # result -> image id
     for name, prefix in (("dae", ""), (beside, "compare-")):
         if name in r.outputs:
             images[prefix + "recon"] = png_data_uri(r.outputs[name])
-            images[prefix + "error"] = png_rgb_data_uri(error_image(np.abs(r.outputs[name] - r.clean), scale=1))
+            images[prefix + "error"] = png_rgb_data_uri(
+                error_image(np.abs(r.outputs[name] - r.clean), scale=1)
+            )
     guesses = {shown_as[name]: guess_of(*guess) for name, guess in r.guesses.items()}
     unsure = [shown_as[name] for name, (_, confidence) in r.guesses.items() if confidence < SURE]
     reading = r.guesses.get("input")
     wrong = []  # a sure reading of another digit than the input's sure reading
     if reading is not None and reading[1] >= SURE:
-        wrong = [shown_as[name] for name, (label, confidence) in r.guesses.items()
-                 if name != "input" and confidence >= SURE and label != reading[0]]
+        wrong = [
+            shown_as[name]
+            for name, (label, confidence) in r.guesses.items()
+            if name != "input" and confidence >= SURE and label != reading[0]
+        ]
     views = {} if request.get("live") else open_views(served, request, digit, r, names)
     titles = {name: model.title for name, model in served.models.items()}
     return shown | {

@@ -61,7 +61,8 @@ def subnormals_flushed():
 
 
 def check_controls(kind: object, strength: object, seed: object) -> tuple[str, float, int]:
-    """Validate what the controls (or an API client) sent, whatever its type; InputError with a readable message."""
+    """Validate what the controls (or an API client) sent, whatever its type; InputError with a readable
+    message."""
     if not isinstance(kind, str) or kind not in CORRUPTIONS:
         raise InputError(f"Unknown noise kind {shown(kind)}: choose one of {', '.join(CORRUPTIONS)}.")
     top = CORRUPTIONS[kind].max_strength
@@ -147,7 +148,8 @@ class Denoiser:
     @torch.inference_mode()
     @subnormals_flushed()
     def probabilities(self, images: Tensor) -> Tensor | None:
-        """The classifier's (m, 10) class probabilities for (m, 1, 28, 28) images, or None without a classifier."""
+        """The classifier's (m, 10) class probabilities for (m, 1, 28, 28) images, or None without a
+        classifier."""
         return None if self.classifier is None else torch.softmax(self.classifier(images), dim=1)
 
     @classmethod
@@ -189,7 +191,8 @@ class Denoiser:
         steps: int = CURVE_STEPS,
     ) -> dict:
         """Quality against noise for one digit: PSNR and the classifier's probability of the input's label,
-        at `steps` strengths over the kind's whole range, for the noisy input, every model and the median filter.
+        at `steps` strengths over the kind's whole range, for the noisy input, every model and the median
+        filter.
 
         The same seed at every strength, in one batch, so the curve is what the slider would show. It
         does not depend on the slider's strength, so the latest CURVE_CACHE curves are kept: moving the
@@ -221,7 +224,8 @@ class Denoiser:
     @torch.inference_mode()
     @subnormals_flushed()
     def _curve(self, digit: np.ndarray, kind: str, seed: int, names: tuple[str, ...], steps: int) -> dict:
-        """`curve` computed: one batch per model, one through the median filter and one through the classifier."""
+        """`curve` computed: one batch per model, one through the median filter and one through the
+        classifier."""
         strengths = np.linspace(0.0, CORRUPTIONS[kind].max_strength, steps)
         x = torch.from_numpy(digit).view(1, 1, 28, 28)
         noisy = torch.cat([add_noise(x, kind, float(s), seed) for s in strengths])

@@ -10,7 +10,8 @@ class InputError(ValueError):
 
 
 def shown(value: object, limit: int = 40) -> str:
-    """A value as a message quotes it: its repr, cut to `limit` characters (a message never echoes a long input)."""
+    """A value as a message quotes it: its repr, cut to `limit` characters (a message never echoes a long
+    input)."""
     try:
         text = repr(value)
     except ValueError:  # an int too long to print

@@ -25,8 +25,14 @@ from . import denoise_tab  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .served import Served  # noqa: E402
 
-CAPTIONS = {"clean": "input", "noisy": "noisy input", "recon": "DAE", "error": "DAE error",
-            "compare-recon": "", "compare-error": "its error"}
+CAPTIONS = {
+    "clean": "input",
+    "noisy": "noisy input",
+    "recon": "DAE",
+    "error": "DAE error",
+    "compare-recon": "",
+    "compare-error": "its error",
+}
 
 
 def pixels(uri: str) -> np.ndarray:
@@ -42,7 +48,9 @@ def figure_png(served: Served, request: dict) -> bytes:
     shown = [k for k in CAPTIONS if k in images]
     captions = dict(CAPTIONS, **{"compare-recon": answer.get("compare_title") or "compared"})
     curve = "curve" in (answer.get("views") or {})
-    layers = re.findall(r'<img src="(data:image/png;base64,[^"]+)" alt="([^":]+)', answer["views"].get("layers", ""))
+    layers = re.findall(
+        r'<img src="(data:image/png;base64,[^"]+)" alt="([^":]+)', answer["views"].get("layers", "")
+    )
     rows = 1 + curve + (1 if layers else 0)
     fig = plt.figure(figsize=(2.1 * len(shown), 2.9 + 2.8 * curve + 2.6 * bool(layers)), dpi=120)
     grid = fig.add_gridspec(rows, len(shown), height_ratios=[1.15] + [1.0] * curve + [0.9] * bool(layers))
@@ -58,14 +66,24 @@ def figure_png(served: Served, request: dict) -> bytes:
     if curve:
         ax = fig.add_subplot(grid[1, :])
         data = served.for_session(request.get("session")).denoiser.curve(
-            pixels(images["clean"]).astype(np.float32) / 255, request["noise"],
-            int(str(request.get("seed", 0)).strip() or 0), tuple(n for n in ("dae", answer.get("compare")) if n))
+            pixels(images["clean"]).astype(np.float32) / 255,
+            request["noise"],
+            int(str(request.get("seed", 0)).strip() or 0),
+            tuple(n for n in ("dae", answer.get("compare")) if n),
+        )
         for name, values in data["psnr"].items():
-            ax.plot(data["strengths"], np.minimum(values, 40), label=captions.get(name, name) if name != "dae" else "DAE",
-                    lw=1.8 if name not in ("noisy", "median3") else 1.0)
+            ax.plot(
+                data["strengths"],
+                np.minimum(values, 40),
+                label=captions.get(name, name) if name != "dae" else "DAE",
+                lw=1.8 if name not in ("noisy", "median3") else 1.0,
+            )
         ax.axvline(float(request["strength"]), color="0.3", ls="--", lw=0.8)
-        ax.set(xlabel=f"strength {CORRUPTIONS[request['noise']].strength_name.split()[0]}", ylabel="PSNR (dB, cut at 40)",
-               ylim=(0, 41))
+        ax.set(
+            xlabel=f"strength {CORRUPTIONS[request['noise']].strength_name.split()[0]}",
+            ylabel="PSNR (dB, cut at 40)",
+            ylim=(0, 41),
+        )
         ax.legend(fontsize=8, ncol=4)
         ax.grid(alpha=0.3)
     if layers:
@@ -82,11 +100,18 @@ def figure_png(served: Served, request: dict) -> bytes:
 
 
 def caption(request: dict, answer: dict) -> str:
-    """"MNIST test digit #6862, a 3 · Gaussian σ 0.50, seed 7 · PSNR: noisy 9.4 dB, DAE 19.2 dB"."""
+    """ "MNIST test digit #6862, a 3 · Gaussian σ 0.50, seed 7 · PSNR: noisy 9.4 dB, DAE 19.2 dB"."""
     kind = CORRUPTIONS[request["noise"]]
-    psnr = ", ".join(f"{'DAE' if name == 'dae' else answer.get('compare_title') if name == answer.get('compare') else name} "
-                     f"{scores['psnr']:.1f} dB" for name, scores in (answer.get("metrics") or {}).items()
-                     if "psnr" in scores)
+    psnr = ", ".join(
+        f"""{
+            "DAE" if name == "dae" else answer.get("compare_title") if name == answer.get("compare") else name
+        } """
+        f"{scores['psnr']:.1f} dB"
+        for name, scores in (answer.get("metrics") or {}).items()
+        if "psnr" in scores
+    )
     what = answer.get("caption") or "a digit drawn or uploaded"
-    return (f"{what} · {kind.label} {kind.strength_name.split()[0]} {float(request['strength']):.2f}, "
-            f"seed {request.get('seed')} · PSNR: {psnr}")
+    return (
+        f"{what} · {kind.label} {kind.strength_name.split()[0]} {float(request['strength']):.2f}, "
+        f"seed {request.get('seed')} · PSNR: {psnr}"
+    )

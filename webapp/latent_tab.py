@@ -1,4 +1,5 @@
-"""The Latent space tab: the straight line between two digits' codes, decoded step by step, beside a pixel cross-fade."""
+"""The Latent space tab: the straight line between two digits' codes, decoded step by step, beside a pixel
+cross-fade."""
 
 from __future__ import annotations
 
@@ -46,7 +47,8 @@ def latent(served: Served, start: np.ndarray, end: np.ndarray, t: float) -> dict
 
 def latent_point(served: Served, start: np.ndarray, end: np.ndarray, t: float) -> dict:
     """The walk at t (the slider): the decoded point on the straight line between the two codes and the pixel
-    cross-fade of the two digits at the same t, both whole paths with t's step marked, and what the classifier reads."""
+    cross-fade of the two digits at the same t, both whole paths with t's step marked, and what the classifier
+    reads."""
     t = float(np.clip(t, 0, 1)) if t is not None and np.isfinite(t) else 0.5
     ts = np.linspace(0, 1, LATENT_STEPS)
     decoded = served.denoiser.interpolate(start, end, [*ts, t])
@@ -65,10 +67,10 @@ def latent_point(served: Served, start: np.ndarray, end: np.ndarray, t: float) -
     if p is not None:
         (pd, ld), (pf, lf) = [(float(q.max()), int(q.argmax())) for q in p]
         status += (
-            f" At t = {t:.2f} the classifier reads the decoded point as a **{ld}** ({100 * pd:.0f} %) and the "
-            f"cross-fade as a **{lf}** ({100 * pf:.0f} %). A decoded path that stays one clear digit at a time while "
-            "the cross-fade shows two faint digits on top of each other is the code space doing more than blending pixels; "
-            "where both look alike, it is not."
+            f" At t = {t:.2f} the classifier reads the decoded point as a **{ld}** ({100 * pd:.0f} %) and "
+            f"the cross-fade as a **{lf}** ({100 * pf:.0f} %). A decoded path that stays one clear digit at "
+            "a time while the cross-fade shows two faint digits on top of each other is the code space doing "
+            "more than blending pixels; where both look alike, it is not."
         )
     return {
         "point": upscale(decoded[-1]),
@@ -97,7 +99,8 @@ def denoise_digit(served: Served, png: str | None) -> np.ndarray | None:
 
 
 def start_from(served: Served, png: str | None, start: np.ndarray, end: np.ndarray, t: float) -> dict:
-    """ "Start from the digit in the Denoise tab": it becomes the start, and the start picker highlights it (if a sample)."""
+    """ "Start from the digit in the Denoise tab": it becomes the start, and the start picker highlights it
+    (if a sample)."""
     digit = denoise_digit(served, png)
     if digit is None:
         return {"latent_status": NO_DENOISE_DIGIT}

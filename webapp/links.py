@@ -42,8 +42,12 @@ def from_link(served: Served, request=None) -> dict:
         pass
     seed = whole_number(query.get("seed", "0"))
     beside = "unet" if query.get("compare") == "1" else query.get("compare")
-    controls = {"noise": kind, "strength": strength, "seed": str(min(seed, MAX_SEED) if seed is not None else 0),
-                "compare": beside if beside in served.models and beside != "dae" else None}
+    controls = {
+        "noise": kind,
+        "strength": strength,
+        "seed": str(min(seed, MAX_SEED) if seed is not None else 0),
+        "compare": beside if beside in served.models and beside != "dae" else None,
+    }
     out = {"tab": query.get("tab") if query.get("tab") in TABS else None, "controls": controls}
     sample = linked_sample(served, query)
     if sample is not None:

@@ -33,6 +33,8 @@ QUIET = dict(show_progress="hidden", trigger_mode="always_last", api_visibility=
 JS_ONLY = dict(
     queue=False, show_progress="hidden", api_visibility="private"
 )  # events that run in the browser only
+
+
 # The noise kind's radio tells the controller the kind, and the strength kept within the kind's range.
 def build_demo(served: Served, trainer: train_tab.Trainer | None = None) -> gr.Blocks:
     """The whole page around the served models, queued and bounded, ready for serving.launch.
@@ -51,9 +53,17 @@ def build_demo(served: Served, trainer: train_tab.Trainer | None = None) -> gr.B
         with gr.Tab("Latent space"):
             latent_layout(served)
         with gr.Tab("Train") as train:
-            gr.HTML(train_html(list(NOISE_KINDS.values()), train_tab.CODE_SIZES, train_tab.DIGITS,
-                               train_tab.DEFAULT_DIGITS, train_tab.where(trainer)),
-                    elem_id="train", js_on_load="DAE.attachTrain(element);")
+            gr.HTML(
+                train_html(
+                    list(NOISE_KINDS.values()),
+                    train_tab.CODE_SIZES,
+                    train_tab.DIGITS,
+                    train_tab.DEFAULT_DIGITS,
+                    train_tab.where(trainer),
+                ),
+                elem_id="train",
+                js_on_load="DAE.attachTrain(element);",
+            )
         train.select(None, js="() => DAE.trainOpened()", **JS_ONLY)
         api_layout(served)
         # A link restores the page: the input tab it names, then the controller starts with all the rest.
@@ -64,31 +74,45 @@ def build_demo(served: Served, trainer: train_tab.Trainer | None = None) -> gr.B
             return gr.update(selected=out["tab"]) if out["tab"] else gr.update(), json.dumps(out)
 
         demo.load(restore, None, [input_tabs, linked], **JS_ONLY).then(
-            None, [linked], js="(linked) => DAE.start(linked)", **JS_ONLY)
+            None, [linked], js="(linked) => DAE.start(linked)", **JS_ONLY
+        )
     demo.queue(max_size=QUEUE_SIZE)
-    demo.page_routes = PageRoutes(functools.partial(denoise_tab.render, served), trainer, served)  # serving.launch
+    demo.page_routes = PageRoutes(
+        functools.partial(denoise_tab.render, served), trainer, served
+    )  # serving.launch
     return demo
 
 
 def denoise_layout(served: Served) -> gr.Tabs:
-    """The input on the left (drawing, samples, upload); on the right the controls, and the results right under
-    them (on a phone: the input, then the controls and the results together); the views below, full width."""
+    """The input on the left (drawing, samples, upload); on the right the controls, and the results right
+    under them (on a phone: the input, then the controls and the results together); the views below, full
+    width."""
     with gr.Row():
         with gr.Column(scale=3, min_width=320):
             with gr.Tabs(selected="draw") as input_tabs:
                 with gr.Tab("Draw", id="draw") as draw_tab:
-                    gr.HTML(CANVAS_HTML.format(side=denoise_tab.CANVAS), elem_id="sketch",
-                            js_on_load="DAE.attachCanvas(element);")
+                    gr.HTML(
+                        CANVAS_HTML.format(side=denoise_tab.CANVAS),
+                        elem_id="sketch",
+                        js_on_load="DAE.attachCanvas(element);",
+                    )
                 with gr.Tab("MNIST samples", id="samples") as samples_tab:
                     thumbnails = [png_data_uri(img) for img in served.samples]
-                    gr.HTML(picker_html(thumbnails, served.labels, served.test_indices), elem_id="samples",
-                            elem_classes="dae-picker", js_on_load="DAE.attachPicker(element);")
+                    gr.HTML(
+                        picker_html(thumbnails, served.labels, served.test_indices),
+                        elem_id="samples",
+                        elem_classes="dae-picker",
+                        js_on_load="DAE.attachPicker(element);",
+                    )
                 with gr.Tab("Upload", id="upload") as upload_tab:
                     gr.HTML(UPLOAD_HTML, elem_id="upload", js_on_load="DAE.attachUpload(element);")
         with gr.Column(scale=4, min_width=320):
             controls = controls_html(list(CORRUPTIONS.values()), served.beside())
-            gr.HTML(results_html(controls, colorbar_html(), denoise_tab.BLANK_HINT), elem_id="results",
-                    js_on_load="DAE.attachResults(element);")
+            gr.HTML(
+                results_html(controls, colorbar_html(), denoise_tab.BLANK_HINT),
+                elem_id="results",
+                js_on_load="DAE.attachResults(element);",
+            )
     gr.HTML(views_html(list(served.models.values())), elem_id="views", js_on_load="DAE.attachViews(element);")
     for tab, name in ((draw_tab, "draw"), (samples_tab, "samples"), (upload_tab, "upload")):
         tab.select(None, js=f"() => DAE.useTab('{name}')", **JS_ONLY)
@@ -96,10 +120,11 @@ def denoise_layout(served: Served) -> gr.Tabs:
 
 
 def latent_layout(served: Served) -> None:
-    """The decoded path between two digits' codes; results first (left, or on top on a phone), pickers after."""
+    """The decoded path between two digits' codes; results first (left, or on top on a phone), pickers
+    after."""
     gr.Markdown(
-        "The encoder squeezes each digit into **256 numbers**; the decoder paints a digit from any such code. "
-        "Pick two digits and walk the straight line between their codes: every point on it is decoded. "
+        "The encoder squeezes each digit into **256 numbers**; the decoder paints a digit from any such "
+        "code. Pick two digits and walk the straight line between their codes: every point on it is decoded. "
         "Under it, a plain pixel cross-fade of the same two digits at the same steps, for comparison."
     )
     first, last = 0, len(served.samples) - 1
@@ -147,7 +172,8 @@ def latent_layout(served: Served) -> None:
 
     start_pick.select(pick_start, [end, t], [start, *drawn.values()], **QUIET, **LIGHT)
     end_pick.select(pick_end, [start, t], [end, *drawn.values()], **QUIET, **LIGHT)
-    # The Denoise tab's digit lives in the page's controller: a browser-only step copies it into a hidden box first.
+    # The Denoise tab's digit lives in the page's controller: a browser-only step copies it into a hidden box
+    # first.
     digit = gr.Textbox(visible=False)
     for button, handler, outputs in (
         (use_a, latent_tab.start_from, {"start": start, "start_pick": start_pick} | drawn),
@@ -200,8 +226,8 @@ def api_layout(served: Served) -> None:
         inputs,
         list(outputs.values()),
         api_name="denoise",
-        api_description="Denoise an image file: the noisy input, the reconstruction and the error map (224 × 224 PNGs, "
-        "each model pixel 8 × 8) and the metrics.",
+        api_description="Denoise an image file: the noisy input, the reconstruction and the error map "
+        "(224 × 224 PNGs, each model pixel 8 × 8) and the metrics.",
         **HEAVY,
     )
 
@@ -250,7 +276,8 @@ def image(label: str, elem_id: str, **options) -> gr.Image:
 
 
 def sample_gallery(served: Served, **options) -> gr.Gallery:
-    """The bundled MNIST test digits as clickable thumbnails (one Tab stop, arrow keys inside: static/keyboard.js)."""
+    """The bundled MNIST test digits as clickable thumbnails (one Tab stop, arrow keys inside:
+    static/keyboard.js)."""
     return gr.Gallery(
         [(upscale(img, 1), str(label)) for img, label in zip(served.samples, served.labels)],
         allow_preview=False,

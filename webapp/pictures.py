@@ -44,9 +44,11 @@ def colorbar_html() -> str:
         for i, (r, g, b) in enumerate(lut[np.linspace(0, 255, 11).astype(int)])
     )
     return (
-        '<div class="dae-colorbar"><div class="dae-colorbar-bar" style="background: linear-gradient(to right, '
-        f'{stops});"></div><div class="dae-colorbar-labels"><span>0</span><span>0.25</span><span>0.5</span>'
-        '<span>0.75</span><span>1</span></div><div class="dae-colorbar-title">error map: |reconstruction − clean| per pixel</div></div>'
+        '<div class="dae-colorbar"><div class="dae-colorbar-bar" '
+        f'style="background: linear-gradient(to right, {stops});"></div>'
+        '<div class="dae-colorbar-labels"><span>0</span><span>0.25</span><span>0.5</span>'
+        "<span>0.75</span><span>1</span></div>"
+        '<div class="dae-colorbar-title">error map: |reconstruction − clean| per pixel</div></div>'
     )
 
 
@@ -61,7 +63,8 @@ def png_rgb_data_uri(image: np.ndarray) -> str:
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:
-    """(h, w) grey or (h, w, 3) RGB uint8 -> a PNG file: its signature, header, the rows in one zlib stream, end.
+    """(h, w) grey or (h, w, 3) RGB uint8 -> a PNG file: its signature, header, the rows in one zlib stream,
+    end.
 
     Written out (the format is five lines of it) because the page gets several of these per
     answer: for a 28 x 28 digit this takes about a tenth of what PIL's encoder does, most of
@@ -78,15 +81,22 @@ def png_bytes(pixels: np.ndarray) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", w, h, 8, colour, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
 
 
 def path_html(images: np.ndarray, caption: str, marked: int | None = None, kind: str = "decoded") -> str:
-    """The points of a latent walk as a row of digits that wraps on narrow screens; step `marked` is outlined (the slider's)."""
+    """The points of a latent walk as a row of digits that wraps on narrow screens; step `marked` is outlined
+    (the slider's)."""
     steps = len(images)
     now = ' class="dae-step-now"'
     tiles = "".join(
-        f'<img src="{png_data_uri(img)}" alt="step {i + 1} of {steps}" title="t = {i / max(steps - 1, 1):.2f}"{now if i == marked else ""}>'
+        f'<img src="{png_data_uri(img)}" alt="step {i + 1} of {steps}" '
+        f'title="t = {i / max(steps - 1, 1):.2f}"{now if i == marked else ""}>'
         for i, img in enumerate(images)
     )
     return (

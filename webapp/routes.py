@@ -39,7 +39,9 @@ log = logging.getLogger("webapp")
 class PageRoutes:
     """The routes of one page (one build_demo): its render function, its Train tab, and the session models."""
 
-    def __init__(self, render: Callable[[dict], dict], trainer: train_tab.Trainer | None, served=None) -> None:
+    def __init__(
+        self, render: Callable[[dict], dict], trainer: train_tab.Trainer | None, served=None
+    ) -> None:
         self.render, self.trainer, self.served = render, trainer, served
         self.scheduler: FairScheduler | None = None
         self.failures = 0
@@ -47,11 +49,13 @@ class PageRoutes:
 
     def routes(self) -> list[Route]:
         self.scheduler = FairScheduler(RENDER_WORKERS, on_idle=return_freed_memory)
-        return [Route("/dae/render", self.render_call, methods=["POST"]),
-                Route("/dae/upload", self.upload_call, methods=["POST"]),
-                Route("/dae/figure", self.figure_call, methods=["POST"]),
-                Route("/dae/train", self.train_call, methods=["POST"]),
-                Route("/dae/model", self.model_download, methods=["GET"])]
+        return [
+            Route("/dae/render", self.render_call, methods=["POST"]),
+            Route("/dae/upload", self.upload_call, methods=["POST"]),
+            Route("/dae/figure", self.figure_call, methods=["POST"]),
+            Route("/dae/train", self.train_call, methods=["POST"]),
+            Route("/dae/model", self.model_download, methods=["GET"]),
+        ]
 
     async def render_call(self, request: Request) -> Response:
         return await self.json_call(request, self._render)
@@ -70,14 +74,19 @@ class PageRoutes:
             return Response(status_code=499)
         if not data:
             return error(400, "The upload is empty: choose a picture file.")
-        # One at a time with the renders, in this page's turn: decoding a picture is the heaviest thing a page asks.
+        # One at a time with the renders, in this page's turn: decoding a picture is the heaviest thing a page
+        # asks.
         try:
             answer = await self.scheduler.submit(session, True, lambda: denoise_tab.upload(data))
         except Exception:  # a bug: one line for the page, the traceback now and then
             self.failures += 1
             self.log_failure()
-            return error(500, "The server could not read this picture (an error in the app); please try again.")
-        return JSONResponse(answer if answer is not SUPERSEDED else {"error": "A newer upload took this one's place."})
+            return error(
+                500, "The server could not read this picture (an error in the app); please try again."
+            )
+        return JSONResponse(
+            answer if answer is not SUPERSEDED else {"error": "A newer upload took this one's place."}
+        )
 
     async def figure_call(self, request: Request) -> Response:
         async def draw(payload: dict, session: str) -> Any:
@@ -99,12 +108,22 @@ class PageRoutes:
 
     async def model_download(self, request: Request) -> Response:
         session = request.query_params.get("session", "")
-        model = self.trainer.models.get(session) if self.trainer is not None and SESSION.fullmatch(session) else None
+        model = (
+            self.trainer.models.get(session)
+            if self.trainer is not None and SESSION.fullmatch(session)
+            else None
+        )
         if model is None:
-            return error(404, "There is no model of yours on this server (train one first; models are kept for a while).")
+            return error(
+                404,
+                "There is no model of yours on this server (train one first; models are kept for a while).",
+            )
         data = await run_in_threadpool(train_tab.checkpoint_zip, model)
-        return Response(data, media_type="application/zip",
-                        headers={"Content-Disposition": 'attachment; filename="your-model.zip"'})
+        return Response(
+            data,
+            media_type="application/zip",
+            headers={"Content-Disposition": 'attachment; filename="your-model.zip"'},
+        )
 
     async def json_call(self, request: Request, handler: Callable[[dict, str], Awaitable[Any]]) -> Response:
         """Read and check a JSON request naming its session, then answer with the handler's result."""
@@ -131,7 +150,9 @@ class PageRoutes:
         except Exception:  # a bug, not the request's fault: one line for the page, the traceback now and then
             self.failures += 1
             self.log_failure()
-            return error(500, "The server could not compute this answer (an error in the app); please try again.")
+            return error(
+                500, "The server could not compute this answer (an error in the app); please try again."
+            )
 
     def log_failure(self) -> None:
         now = time.monotonic()

@@ -41,10 +41,16 @@ class Waiting:
 
 
 class FairScheduler:
-    """Runs jobs on `workers` threads, one waiting job per session, oldest turn first (see the module's docstring)."""
+    """Runs jobs on `workers` threads, one waiting job per session, oldest turn first
+    (see the module's docstring)."""
 
-    def __init__(self, workers: int = 2, max_waiting: int = MAX_WAITING, boost: float = BOOST,
-                 on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        max_waiting: int = MAX_WAITING,
+        boost: float = BOOST,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self.workers, self.max_waiting, self.boost = workers, max_waiting, boost
         self.on_idle = on_idle  # run on a worker once nothing has run or waited for IDLE seconds
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="render")
@@ -56,8 +62,8 @@ class FairScheduler:
         self.served = 0
 
     async def submit(self, session: str, final: bool, job: Callable[[], Any]) -> Any:
-        """The job's result once it has had its turn; SUPERSEDED if a newer job of the same session took its place;
-        {"busy": True, "wait": ms} at once when too many sessions are waiting."""
+        """The job's result once it has had its turn; SUPERSEDED if a newer job of the same session took its
+        place; {"busy": True, "wait": ms} at once when too many sessions are waiting."""
         loop = asyncio.get_running_loop()
         key = loop.time() - (self.boost if final else 0.0)
         older = self.waiting.pop(session, None)
@@ -91,7 +97,9 @@ class FairScheduler:
             run = loop.run_in_executor(self.pool, entry.job)
             run.add_done_callback(lambda done, e=entry, t=started: self._finished(loop, e, done, t))
 
-    def _finished(self, loop: asyncio.AbstractEventLoop, entry: Waiting, done: asyncio.Future, started: float) -> None:
+    def _finished(
+        self, loop: asyncio.AbstractEventLoop, entry: Waiting, done: asyncio.Future, started: float
+    ) -> None:
         self.running -= 1
         self.served += 1
         self.service.append(loop.time() - started)

@@ -1,4 +1,5 @@
-"""What the app serves, loaded once at start: the DAE, the models a lesson puts beside it, the judge, the digits.
+"""What the app serves, loaded once at start: the DAE, the models a lesson puts beside it, the judge, the
+digits.
 
 The DAE (the specified model) is what the app shows by default. Beside it the page can put one of
 the LESSON models: the comparison U-Net, and the same network trained otherwise (on clean digits
@@ -45,20 +46,35 @@ class Lesson:
 
 
 LESSONS = (
-    Lesson("unet", "U-Net (stronger, for comparison)",
-           "A different network: it keeps a picture at every scale (skip connections) and predicts a correction "
-           "to the noisy image."),
-    Lesson("plain-ae", "plain autoencoder, never saw noise",
-           "The same network trained on clean digits only (train.py --noise none): it learned to copy digits, "
-           "not to clean them."),
-    Lesson("dae-sigma05", "DAE trained at σ 0.5 only",
-           "The same network trained on Gaussian noise of σ 0.5 and nothing else (train.py --noise gaussian "
-           "--sigma 0.5)."),
-    Lesson("dae-code2", "DAE with a 2-number code",
-           "The same DAE with a code of 2 numbers instead of 256 (train.py --code-size 2): every digit is a point "
-           "on a plane."),
-    Lesson("dae-code16", "DAE with a 16-number code",
-           "The same DAE with a code of 16 numbers instead of 256 (train.py --code-size 16)."),
+    Lesson(
+        "unet",
+        "U-Net (stronger, for comparison)",
+        "A different network: it keeps a picture at every scale (skip connections) and predicts a correction "
+        "to the noisy image.",
+    ),
+    Lesson(
+        "plain-ae",
+        "plain autoencoder, never saw noise",
+        "The same network trained on clean digits only (train.py --noise none): it learned to copy digits, "
+        "not to clean them.",
+    ),
+    Lesson(
+        "dae-sigma05",
+        "DAE trained at σ 0.5 only",
+        "The same network trained on Gaussian noise of σ 0.5 and nothing else (train.py --noise gaussian "
+        "--sigma 0.5).",
+    ),
+    Lesson(
+        "dae-code2",
+        "DAE with a 2-number code",
+        "The same DAE with a code of 2 numbers instead of 256 (train.py --code-size 2): every digit is a "
+        "point on a plane.",
+    ),
+    Lesson(
+        "dae-code16",
+        "DAE with a 16-number code",
+        "The same DAE with a code of 16 numbers instead of 256 (train.py --code-size 16).",
+    ),
 )
 
 
@@ -100,21 +116,33 @@ class Served:
             return self
         if own.served is None:  # made once, when first shown
             config = own.config
-            what = ("never saw noise" if config["noise"] == "none" else "blind noise" if config["noise"] == "blind"
-                    else f"{config['noise']} {config['strength']:g} only")
-            note = (f"The DAE you trained in the Train tab: {config['digits']:,} training digits, {what}, a "
-                    f"{config['code_size']}-number code, seed {config['seed']}.")
+            what = (
+                "never saw noise"
+                if config["noise"] == "none"
+                else "blind noise"
+                if config["noise"] == "blind"
+                else f"{config['noise']} {config['strength']:g} only"
+            )
+            note = (
+                f"The DAE you trained in the Train tab: {config['digits']:,} training digits, {what}, a "
+                f"{config['code_size']}-number code, seed {config['seed']}."
+            )
             own.served = ServedModel("yours", "your model", note, config["code_size"], own.code_map)
             if own.code_map is not None:
                 points = own.code_map.points.numpy()
                 own.served.map_frame = map_frame(points)
-                own.served.map_picture = map_picture(points, own.code_map.labels.numpy(), own.served.map_frame)
+                own.served.map_picture = map_picture(
+                    points, own.code_map.labels.numpy(), own.served.map_frame
+                )
         denoiser = Denoiser(self.denoiser.models | {"yours": own.model}, self.denoiser.classifier)
         return replace(self, denoiser=denoiser, models=self.models | {"yours": own.served})
 
 
-def load_served(checkpoint: str | Path = CHECKPOINTS / "dae", lessons: str | Path | None = CHECKPOINTS,
-                classifier: str | Path | None = CHECKPOINTS / "classifier") -> Served:
+def load_served(
+    checkpoint: str | Path = CHECKPOINTS / "dae",
+    lessons: str | Path | None = CHECKPOINTS,
+    classifier: str | Path | None = CHECKPOINTS / "classifier",
+) -> Served:
     """The DAE in `checkpoint`, the lesson models found in the folder `lessons`, the (calibrated) classifier,
     and the views' data kept beside each."""
     dae, config = load_model(checkpoint)
@@ -140,7 +168,9 @@ def load_served(checkpoint: str | Path = CHECKPOINTS / "dae", lessons: str | Pat
     return served
 
 
-def served_model(name: str, title: str, note: str, model: nn.Module, config: dict, folder: Path) -> ServedModel:
+def served_model(
+    name: str, title: str, note: str, model: nn.Module, config: dict, folder: Path
+) -> ServedModel:
     code_size = config.get("model", {}).get("code_size", 256) if config["arch"] == "dae" else None
     served = ServedModel(name, title, note, code_size)
     try:
@@ -175,7 +205,9 @@ def load_training_views(served: Served, folder: Path) -> None:
     served.means = test_set_means(folder / "evaluation.json")
     try:
         served.snapshots = load_snapshots(folder)
-        metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else None
+        metrics = (
+            json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").is_file() else None
+        )
         if metrics is not None and "train_loss_curve" in metrics:
             batch_size = json.loads((folder / "config.json").read_text())["training"]["batch_size"]
             served.training = metrics | {"batch_size": batch_size}
@@ -186,4 +218,3 @@ def load_training_views(served: Served, folder: Path) -> None:
 
 def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
-

@@ -25,7 +25,6 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-
 STATIC = Path(__file__).parent / "static"
 PAGE_URL = "/dae/"  # the page's own routes (routes.py)
 
@@ -56,7 +55,8 @@ def body_limit(path: str) -> int:
 
 
 class BodyLimit:
-    """ASGI middleware: every request body bounded by the bytes that actually arrive, and by how slowly they arrive.
+    """ASGI middleware: every request body bounded by the bytes that actually arrive, and by how slowly they
+    arrive.
 
     A declared Content-Length over the route's limit is refused before anything is read; otherwise
     the body is counted as it is received (chunked or not) and the request refused (413) the moment
@@ -88,7 +88,9 @@ class BodyLimit:
             if state["answered"]:
                 return {"type": "http.disconnect"}
             if state["complete"]:
-                return await receive()  # the body is in: waiting for a disconnect (a stream) is not bounded here
+                return (
+                    await receive()
+                )  # the body is in: waiting for a disconnect (a stream) is not bounded here
             time_left = start + BODY_GRACE + state["received"] / BODY_RATE - loop.time()
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(time_left, 0.001))
@@ -112,7 +114,8 @@ class BodyLimit:
 
 
 class HeaderDeadline(H11Protocol):
-    """uvicorn's HTTP/1.1 protocol, closing a connection whose request line and headers take over HEADER_TIMEOUT s.
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request line and headers take over
+    HEADER_TIMEOUT s.
 
     uvicorn bounds an idle keep-alive connection but not one that trickles its headers; without
     this, a few thousand such connections would hold the server's sockets for as long as they last.
@@ -159,6 +162,7 @@ def page_head() -> str:
     Inline scripts in the head run as soon as Gradio puts them there, before it mounts the components
     whose `js_on_load` calls them; scripts loaded by address would race with that.
     """
+
     def inline(match: re.Match) -> str:
         text = (STATIC / match.group(1)).read_text()
         if "</" + "script" in text.lower():
@@ -178,11 +182,21 @@ def return_freed_memory() -> None:
 
 
 def launch(demo: gr.Blocks, **options) -> None:
-    """Serve the page with its own CSS, scripts and routes and every limit; `options` go to Gradio's launch()."""
+    """Serve the page with its own CSS, scripts and routes and every limit; `options` go to Gradio's
+    launch()."""
     app_kwargs = {  # a fresh dict for every launch: Gradio writes into it
         "middleware": [Middleware(BodyLimit)],
         "routes": demo.page_routes.routes(),
     }
-    uvicorn.config.HTTP_PROTOCOLS["auto"] = f"{__name__}:HeaderDeadline"  # Gradio's server takes the "auto" protocol
-    demo.launch(css_paths=[STATIC / "page.css"], head=page_head(), max_file_size=MAX_UPLOAD,
-                ssr_mode=False, enable_monitoring=False, app_kwargs=app_kwargs, **options)
+    uvicorn.config.HTTP_PROTOCOLS["auto"] = (
+        f"{__name__}:HeaderDeadline"  # Gradio's server takes the "auto" protocol
+    )
+    demo.launch(
+        css_paths=[STATIC / "page.css"],
+        head=page_head(),
+        max_file_size=MAX_UPLOAD,
+        ssr_mode=False,
+        enable_monitoring=False,
+        app_kwargs=app_kwargs,
+        **options,
+    )

@@ -1,4 +1,5 @@
-"""The Train tab: a short training run of the DAE in the page, on a GPU when there is one, else on one CPU core.
+"""The Train tab: a short training run of the DAE in the page, on a GPU when there is one, else on one CPU
+core.
 
 A student picks the noise seen in training, the code size, how many training digits and a seed;
 the rest is the specification's recipe. The run is dae.training.live.live_run, the same loop as
@@ -86,18 +87,25 @@ def parse_settings(value: object, data_dir: str) -> LiveSettings:
         top = NOISE_KINDS[noise].max_strength
         strength = value.get("strength")
         if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not 0 < strength <= top:
-            raise InputError(f"The {noise} strength for training must be a number above 0 and up to {top} "
-                             f"(got {shown(strength)}).")
+            raise InputError(
+                f"The {noise} strength for training must be a number above 0 and up to {top} "
+                f"(got {shown(strength)})."
+            )
         strength = float(strength)
     code_size, digits, seed = value.get("code_size"), value.get("digits"), value.get("seed")
     if code_size not in CODE_SIZES or isinstance(code_size, bool):
-        raise InputError(f"The code size must be one of {', '.join(map(str, CODE_SIZES))} (got {shown(code_size)}).")
+        raise InputError(
+            f"The code size must be one of {', '.join(map(str, CODE_SIZES))} (got {shown(code_size)})."
+        )
     if digits not in DIGITS or isinstance(digits, bool):
-        raise InputError(f"Train on one of {', '.join(f'{d:,}' for d in DIGITS)} digits (got {shown(digits)}).")
+        raise InputError(
+            f"Train on one of {', '.join(f'{d:,}' for d in DIGITS)} digits (got {shown(digits)})."
+        )
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise InputError(f"The seed must be a whole number from 0 to {2**31 - 1} (got {shown(seed)}).")
-    return LiveSettings(noise=noise, strength=strength, code_size=code_size, digits=digits, seed=seed,
-                        data_dir=data_dir)
+    return LiveSettings(
+        noise=noise, strength=strength, code_size=code_size, digits=digits, seed=seed, data_dir=data_dir
+    )
 
 
 # ---- your model ----------------------------------------------------------------------------------------
@@ -106,7 +114,9 @@ def parse_settings(value: object, data_dir: str) -> LiveSettings:
 @dataclass
 class SessionModel:
     model: nn.Module
-    config: dict[str, Any]  # what the run was (noise, strength, code size, epochs, limit, seed) and its scores
+    config: dict[
+        str, Any
+    ]  # what the run was (noise, strength, code size, epochs, limit, seed) and its scores
     code_map: CodeMap | None
     used: float = field(default_factory=time.monotonic)
     served: Any = None  # its served.ServedModel, made when the page first shows it
@@ -152,26 +162,43 @@ def model_from(report: dict[str, Any]) -> SessionModel:
     code_map = None
     if report.get("code_map"):
         m = report["code_map"]
-        code_map = CodeMap(m["mean"], m["directions"], m["points"], m["labels"], m["explained"], m["distances"])
+        code_map = CodeMap(
+            m["mean"], m["directions"], m["points"], m["labels"], m["explained"], m["distances"]
+        )
     return SessionModel(model.eval(), config | {"digits": report["seen"]}, code_map)
 
 
 def checkpoint_zip(model: SessionModel) -> bytes:
-    """The model as a checkpoint folder (model.safetensors and config.json) in a zip, for `python app.py --checkpoint`."""
+    """The model as a checkpoint folder (model.safetensors and config.json) in a zip, for
+    `python app.py --checkpoint`."""
     from safetensors.torch import save as save_tensors
 
     from dae.checkpoint import FORMAT_VERSION
 
     config = model.config
-    training = {"noise": config["noise"], "strength": config["strength"], "epochs": config["epochs"],
-                "limit": config["limit"], "seed": config["seed"], "code_size": config["code_size"], "batch_size": 64}
-    meta = {"arch": "dae", "format_version": FORMAT_VERSION, "model": {"code_size": config["code_size"]},
-            "training": training, "data": {"dataset": "MNIST", "train_images": config["digits"]},
-            "made_by": "the app's Train tab"}
+    training = {
+        "noise": config["noise"],
+        "strength": config["strength"],
+        "epochs": config["epochs"],
+        "limit": config["limit"],
+        "seed": config["seed"],
+        "code_size": config["code_size"],
+        "batch_size": 64,
+    }
+    meta = {
+        "arch": "dae",
+        "format_version": FORMAT_VERSION,
+        "model": {"code_size": config["code_size"]},
+        "training": training,
+        "data": {"dataset": "MNIST", "train_images": config["digits"]},
+        "made_by": "the app's Train tab",
+    }
     state = {k: v.contiguous() for k, v in model.model.state_dict().items()}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("your-model/model.safetensors", save_tensors(state, metadata={"format": "pt", "arch": "dae"}))
+        z.writestr(
+            "your-model/model.safetensors", save_tensors(state, metadata={"format": "pt", "arch": "dae"})
+        )
         z.writestr("your-model/config.json", json.dumps(meta, indent=2) + "\n")
     return buffer.getvalue()
 
@@ -246,8 +273,13 @@ class Trainer:
                 return {"state": "idle"}
             run.polled = time.monotonic()
             place = list(self.line).index(run) + 1 if run in self.line else 0
-            return {"state": run.state, "place": place, "message": run.message, "report": run.report,
-                    "settings": asdict(run.settings)}
+            return {
+                "state": run.state,
+                "place": place,
+                "message": run.message,
+                "report": run.report,
+                "settings": asdict(run.settings),
+            }
 
     def estimate(self, digits: int) -> float:
         """Seconds a run of `digits` takes here, from the last measured speed."""
@@ -321,9 +353,16 @@ class Worker:
     imported, MNIST read), then given the settings; its reports come back pickled through a pipe."""
 
     def __init__(self, data_dir: str) -> None:
-        env = os.environ | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-        self.process = subprocess.Popen([sys.executable, "-m", "webapp.train_tab", data_dir], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, cwd=ROOT, env=env)
+        env = os.environ | {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.train_tab", data_dir],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
         self.messages: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True, name="train-reports").start()
 
@@ -339,7 +378,8 @@ class Worker:
         return self.process.poll() is None
 
     def run(self, settings: LiveSettings, stopping):
-        """The run's reports as the worker sends them; `stopping()` true ends it after the step in progress."""
+        """The run's reports as the worker sends them; `stopping()` true ends it after the step in
+        progress."""
         write_message(self.process.stdin, settings)
         stop_sent = None
         while True:
@@ -370,7 +410,8 @@ class Worker:
 
 
 def write_message(stream, value: Any) -> None:
-    """One pickled value, its length first (plain pickling: torch's own would share memory between the processes)."""
+    """One pickled value, its length first (plain pickling: torch's own would share memory between the
+    processes)."""
     data = pickle.dumps(value)
     try:
         stream.write(struct.pack(">Q", len(data)) + data)
@@ -399,7 +440,10 @@ def worker_main(data_dir: str) -> None:
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     data = None
     if have_mnist(data_dir):
-        data = (*load_mnist(data_dir, train=True, download=False), *load_mnist(data_dir, train=False, download=False))
+        data = (
+            *load_mnist(data_dir, train=True, download=False),
+            *load_mnist(data_dir, train=False, download=False),
+        )
     settings = read_message(requests)
     if settings is None:
         return
@@ -450,22 +494,40 @@ def handle(trainer: Trainer, session: str, payload: dict[str, Any]) -> dict[str,
 
 
 def page_status(trainer: Trainer, session: str) -> dict[str, Any]:
-    """What the Train tab shows: the run's state and place, its progress, chart and strip, and the estimates."""
+    """What the Train tab shows: the run's state and place, its progress, chart and strip, and the
+    estimates."""
     from .pictures import png_data_uri
     from .views.learning import live_loss_svg
 
     status = trainer.status(session)
-    out: dict[str, Any] = {"state": status["state"], "place": status.get("place", 0),
-                           "message": status.get("message", ""),
-                           "estimates": {str(d): expected(d, trainer) for d in DIGITS},
-                           "has_model": trainer.models.get(session) is not None}
+    out: dict[str, Any] = {
+        "state": status["state"],
+        "place": status.get("place", 0),
+        "message": status.get("message", ""),
+        "estimates": {str(d): expected(d, trainer) for d in DIGITS},
+        "has_model": trainer.models.get(session) is not None,
+    }
     report = status.get("report")
     if report is not None:
-        out["progress"] = {k: report[k] for k in ("step", "steps", "seen", "digits", "seconds", "images_per_second",
-                                                    "seconds_left", "device", "done")}
+        out["progress"] = {
+            k: report[k]
+            for k in (
+                "step",
+                "steps",
+                "seen",
+                "digits",
+                "seconds",
+                "images_per_second",
+                "seconds_left",
+                "device",
+                "done",
+            )
+        }
         out["chart"] = live_loss_svg(report["train_loss"], report["test_loss"], report["digits"])
-        out["strip"] = [{"noisy": png_data_uri(n.numpy() / 255), "output": png_data_uri(o.numpy() / 255)}
-                        for n, o in zip(report["strip_noisy"], report["strip_output"])]
+        out["strip"] = [
+            {"noisy": png_data_uri(n.numpy() / 255), "output": png_data_uri(o.numpy() / 255)}
+            for n, o in zip(report["strip_noisy"], report["strip_output"])
+        ]
     return out
 
 

@@ -43,7 +43,9 @@ class LiveSettings:
     noise: str = "blind"  # "blind", "none" (a plain autoencoder) or one kind at `strength`
     strength: float | None = None
     code_size: int = 256
-    digits: int = TRAIN_DIGITS  # training digits to see: under one epoch, the first `digits`; else whole epochs
+    digits: int = (
+        TRAIN_DIGITS  # training digits to see: under one epoch, the first `digits`; else whole epochs
+    )
     seed: int = 0
     data_dir: str = "data"
     device: str = "auto"
@@ -53,18 +55,30 @@ class LiveSettings:
 
 def config_of(s: LiveSettings) -> TrainConfig:
     """The TrainConfig of a live run (checked: ValueError with train.py's messages)."""
-    epochs_, limit = (1, s.digits) if s.digits < TRAIN_DIGITS else (max(1, round(s.digits / TRAIN_DIGITS)), None)
-    config = default_config(noise=s.noise, strength=s.strength, code_size=s.code_size, epochs=epochs_, limit=limit,
-                            seed=s.seed, data_dir=s.data_dir, device=s.device, threads=s.threads,
-                            out=tempfile.gettempdir(),  # nothing is written: train.py's check needs a folder
-                            log_every=10)  # a look at the loss every 640 digits: a report is never far off
+    epochs_, limit = (
+        (1, s.digits) if s.digits < TRAIN_DIGITS else (max(1, round(s.digits / TRAIN_DIGITS)), None)
+    )
+    config = default_config(
+        noise=s.noise,
+        strength=s.strength,
+        code_size=s.code_size,
+        epochs=epochs_,
+        limit=limit,
+        seed=s.seed,
+        data_dir=s.data_dir,
+        device=s.device,
+        threads=s.threads,
+        out=tempfile.gettempdir(),  # nothing is written: train.py's check needs a folder
+        log_every=10,
+    )  # a look at the loss every 640 digits: a report is never far off
     check_config(config)
     return config
 
 
 def live_run(settings: LiveSettings, data: tuple[Tensor, ...] | None = None) -> Iterator[dict[str, Any]]:
     """Train as `settings` say, yielding a report (see the module's docstring) every `report_every` seconds
-    and after the last step ("done": True). `data` (load_mnist's train and test tensors) spares reading the files."""
+    and after the last step ("done": True). `data` (load_mnist's train and test tensors) spares reading the
+    files."""
     config = config_of(settings)
     started = time.perf_counter()
     run = open_run(config, data)
@@ -88,14 +102,29 @@ def live_run(settings: LiveSettings, data: tuple[Tensor, ...] | None = None) -> 
             strip = run.model(strip_noisy)
             run.model.train()
         out = {
-            "done": done, "step": step, "steps": total, "seen": seen, "digits": total_digits,
-            "seconds": round(elapsed, 2), "images_per_second": round(speed),
+            "done": done,
+            "step": step,
+            "steps": total,
+            "seen": seen,
+            "digits": total_digits,
+            "seconds": round(elapsed, 2),
+            "images_per_second": round(speed),
             "seconds_left": round((total_digits - seen) / speed, 1) if speed else None,
-            "device": device_name(device), "train_loss": list(history["train"]), "test_loss": list(history["test"]),
-            "strip_clean": to_bytes(strip_clean), "strip_noisy": to_bytes(strip_noisy), "strip_output": to_bytes(strip),
+            "device": device_name(device),
+            "train_loss": list(history["train"]),
+            "test_loss": list(history["test"]),
+            "strip_clean": to_bytes(strip_clean),
+            "strip_noisy": to_bytes(strip_noisy),
+            "strip_output": to_bytes(strip),
             "state": {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()},
-            "config": {"noise": config.noise, "strength": config.strength, "code_size": config.code_size,
-                       "epochs": config.epochs, "limit": config.limit, "seed": config.seed},
+            "config": {
+                "noise": config.noise,
+                "strength": config.strength,
+                "code_size": config.code_size,
+                "epochs": config.epochs,
+                "limit": config.limit,
+                "seed": config.seed,
+            },
         }
         if done:
             out["code_map"] = map_of(run)
@@ -118,7 +147,8 @@ def live_run(settings: LiveSettings, data: tuple[Tensor, ...] | None = None) -> 
 
 
 def to_bytes(images: Tensor) -> Tensor:
-    """(m, 1, 28, 28) floats in [0, 1] -> (m, 28, 28) uint8 on the CPU: small to send, exact as the page shows it."""
+    """(m, 1, 28, 28) floats in [0, 1] -> (m, 28, 28) uint8 on the CPU: small to send, exact as the page shows
+    it."""
     return (images.detach().clamp(0, 1) * 255 + 0.5).to(torch.uint8)[:, 0].cpu()
 
 
@@ -134,8 +164,14 @@ def map_of(run) -> dict[str, Any] | None:
         return None
     run.model.eval()
     m = code_maps.make(run.model, run.test_clean, run.test_labels)
-    return {"mean": m.mean.cpu(), "directions": m.directions.cpu(), "points": m.points.cpu(), "labels": m.labels.cpu(),
-            "explained": m.explained, "distances": m.distances}
+    return {
+        "mean": m.mean.cpu(),
+        "directions": m.directions.cpu(),
+        "points": m.points.cpu(),
+        "labels": m.labels.cpu(),
+        "explained": m.explained,
+        "distances": m.distances,
+    }
 
 
 def seconds_for(digits: int, images_per_second: float) -> float:

@@ -15,7 +15,9 @@ from PIL import Image
 
 from tests.support import drawing, png_bomb
 from tools import loadgen as load_test
-from webapp.serving import RENDER_URL, body_limit
+from webapp.serving import body_limit
+
+RENDER_URL = "/dae/render"  # the page's render route (webapp/routes.py)
 
 
 def digit(size=64) -> Image.Image:

@@ -225,7 +225,7 @@ def test_the_comment_lists_the_contracts_fields():
 
 def test_the_request_the_controller_sends_has_the_contracts_fields():
     js = controller()
-    literal = js[js.index("const request = {") + len("const request = ") :]
+    literal = js[js.index("const request = () => ({") + len("const request = () => (") :]
     assert fields_of(literal) == list(typing.get_type_hints(RenderRequest))
 
 

@@ -71,8 +71,8 @@ def test_a_dae_trained_at_one_noise_cleans_that_noise_but_not_another(lesson):
 
 
 def test_a_smaller_code_keeps_less_detail_and_loses_less_to_noise(lesson):
-    """README, the code sizes: clean digits come back sharpest through 256 numbers, then 16, then 2; from clean
-    to Gaussian σ 1.0 the 2-number code loses the fewest decibels."""
+    """README, the code sizes: clean digits come back sharpest through 256 numbers, then 16, then 2; from
+    clean to Gaussian σ 1.0 the 2-number code loses the fewest decibels."""
     x = digits(lesson)
     n = noisy(x, "gaussian", 1.0)
     clean = {name: psnr(lesson, name, x, x).mean().item() for name in ("dae-code2", "dae-code16", "dae")}
@@ -93,7 +93,9 @@ def test_at_sigma_0_1_the_dae_is_a_little_worse_than_its_input_for_about_half_th
     assert 0.5 < loss.median() < 2.5 and loss.max() < 5  # a decibel or two
 
 
-@pytest.mark.parametrize("test_index, kind, level, becomes", [(3863, "gaussian", 0.5, 8), (6517, "gaussian", 1.0, 0)])
+@pytest.mark.parametrize(
+    "test_index, kind, level, becomes", [(3863, "gaussian", 0.5, 8), (6517, "gaussian", 1.0, 0)]
+)
 def test_a_named_digit_becomes_another_digit(lesson, test_index, kind, level, becomes):
     """README: test digit #3863, a 5, is redrawn as an 8 at σ 0.5; #6517, a 3, as a 0 at σ 1.0; the judge is
     sure of it (so the page shows the guess in red)."""

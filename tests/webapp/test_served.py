@@ -74,7 +74,7 @@ def test_a_broken_lesson_checkpoint_only_turns_that_model_off(tmp_path, capsys):
         render(served, request({"kind": "sample", "index": 0}, compare="dae-code16"))["compare"]
         == "dae-code16"
     )
-    assert from_link(served, SimpleNamespace(query_params={"compare": "1"}))["compare"] == ""
+    assert from_link(served, SimpleNamespace(query_params={"compare": "1"}))["controls"]["compare"] is None
 
 
 def test_without_lessons_only_the_dae_is_served():

@@ -7,20 +7,13 @@ import json
 
 import pytest
 from starlette.applications import Starlette
-from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
 import webapp.serving
-from webapp.scheduler import FairScheduler
-from webapp.serving import (
-    RENDER_URL,
-    STATIC,
-    STATIC_URL,
-    BodyLimit,
-    RenderRoute,
-    StaticScripts,
-    body_limit,
-)
+from webapp.routes import PageRoutes
+from webapp.serving import STATIC, BodyLimit, body_limit, page_head
+
+RENDER_URL = "/dae/render"
 
 SESSION = "0123456789abcdef"
 
@@ -114,11 +107,10 @@ def route_client():
             raise RuntimeError("a bug")
         return {"status": "ok", "images": {}, "caption": request.get("noise", "")}
 
-    scheduler = FairScheduler(workers=1)
-    route = RenderRoute(render, scheduler)
-    with TestClient(Starlette(routes=[Route(RENDER_URL, route.handle, methods=["POST"])])) as client:
+    route = PageRoutes(render, trainer=None)
+    with TestClient(Starlette(routes=route.routes())) as client:
         yield client, route
-    scheduler.close()
+    route.scheduler.close()
 
 
 def test_the_render_route_answers_a_request_in_its_sessions_turn(route_client):
@@ -153,9 +145,41 @@ def test_a_failing_render_is_one_line_for_the_page_and_counted(route_client):
     assert client.post(RENDER_URL, json={"session": SESSION, "noise": "gaussian"}).status_code == 200
 
 
-def test_the_pages_scripts_are_revalidated_on_every_load():
-    app = Starlette(routes=[Mount(STATIC_URL, StaticScripts(directory=STATIC), name="dae-static")])
-    with TestClient(app) as client:
-        r = client.get(f"{STATIC_URL}/controller.js")
-    assert r.status_code == 200 and r.headers["cache-control"] == "no-cache" and "window.DAE" in r.text
-    assert "etag" in r.headers
+def test_the_page_head_holds_every_script_inline():
+    """The scripts run before Gradio mounts the components that call them: each file's whole text is in the
+    head."""
+    head = page_head()
+    for name in (
+        "controller.js",
+        "canvas.js",
+        "picker.js",
+        "upload.js",
+        "views.js",
+        "train.js",
+        "keyboard.js",
+    ):
+        text = (STATIC / name).read_text()
+        assert f'data-file="{name}">' + text in head
+
+
+def test_a_script_that_would_end_its_own_tag_is_refused(monkeypatch, tmp_path):
+    (tmp_path / "head.html").write_text('<script data-file="bad.js"></script>')
+    (tmp_path / "bad.js").write_text("const s = '</script><script>alert(1)';")
+    monkeypatch.setattr(webapp.serving, "STATIC", tmp_path)
+    with pytest.raises(ValueError, match="end its own tag"):
+        page_head()
+
+
+def test_training_is_refused_in_one_line_when_it_is_off(route_client):
+    client, _ = route_client
+    r = client.post("/dae/train", json={"session": SESSION, "action": "status"})
+    assert r.status_code == 400 and r.json() == {"error": "Training is off on this server."}
+    r = client.get("/dae/model", params={"session": SESSION})
+    assert r.status_code == 404 and "no model of yours" in r.json()["error"]
+
+
+def test_an_upload_must_name_its_session_and_carry_bytes(route_client):
+    client, _ = route_client
+    assert "names no session" in client.post("/dae/upload", content=b"x").json()["error"]
+    r = client.post("/dae/upload", params={"session": SESSION}, content=b"")
+    assert r.status_code == 400 and "empty" in r.json()["error"]

@@ -38,6 +38,8 @@ def test_the_view_ids_are_the_pages_details(served):
     """The ids a request may name are the ids of the views' <details> on the page, in the page's order."""
     page = views_html(list(served.models.values()))
     assert re.findall(r'<details[^>]*id="([^"]+)"', page) == list(VIEWS)
-    assert VIEWS == ("curve", "layers", "latent-map", "learning")
-    # one map body per model with a map, each named as its answer's key "latent-map/<model>" names it
-    assert re.findall(r'class="dae-view-body" data-model="([^"]+)"', page) == ["dae", "dae-code2"]
+    assert VIEWS == ("curve", "layers", "kinds", "latent-map", "learning")
+    # one map body per model with a map, each named as its answer's key "latent-map/<model>" names it, and a
+    # hidden place for the map of a model trained in the Train tab
+    assert re.findall(r'class="dae-view-body" data-model="([^"]+)"', page) == ["dae", "dae-code2", "yours"]
+    assert re.search(r'<div class="dae-map" data-model="yours" hidden>', page)

@@ -44,7 +44,8 @@ def decode_data_url(url: object, max_chars: int, what: str = "digit") -> bytes:
         raise InputError(f"The {what} must be sent as a PNG data URL.")
     if len(url) > max_chars:
         raise InputError(
-            f"This {what} is {len(url):,} characters long, more than the canvas can make ({max_chars:,} at most)."
+            f"This {what} is {len(url):,} characters long, "
+            f"more than the canvas can make ({max_chars:,} at most)."
         )
     try:
         return base64.b64decode(url[len(prefix) :], validate=True)
@@ -53,7 +54,8 @@ def decode_data_url(url: object, max_chars: int, what: str = "digit") -> bytes:
 
 
 def digit_from_png(png: bytes) -> np.ndarray:
-    """A 28 x 28 greyscale PNG (a digit the server made, sent back by the page) -> (28, 28) floats in [0, 1]."""
+    """A 28 x 28 greyscale PNG (a digit the server made, sent back by the page) -> (28, 28) floats in
+    [0, 1]."""
     try:
         image = Image.open(io.BytesIO(png))
         if image.size != (SIZE, SIZE):
@@ -64,7 +66,9 @@ def digit_from_png(png: bytes) -> np.ndarray:
     except InputError:
         raise
     except Image.DecompressionBombError:  # PIL's own bound (limit_decoding), from the header alone
-        raise InputError(f"A digit must be {SIZE} × {SIZE} pixels; this one claims to be far larger.") from None
+        raise InputError(
+            f"A digit must be {SIZE} × {SIZE} pixels; this one claims to be far larger."
+        ) from None
     except (OSError, SyntaxError, ValueError):
         raise InputError("The digit is not a PNG that can be read.") from None
 
@@ -95,7 +99,8 @@ def open_image(path: str | Path, max_side: int = WORK_SIDE) -> Image.Image:
         w, h = image.size
         if w * h > MAX_PIXELS:
             raise InputError(
-                f"This image is too large ({w:,} × {h:,} pixels); the limit is {MAX_PIXELS // 1_000_000} megapixels."
+                f"This image is too large ({w:,} × {h:,} pixels); "
+                f"the limit is {MAX_PIXELS // 1_000_000} megapixels."
             )
         orientation = image.getexif().get(0x0112, 1)  # read before reducing: the reduced copy has no EXIF
         if image.format in ("JPEG", "MPO") and max(w, h) > max_side:
@@ -109,7 +114,8 @@ def open_image(path: str | Path, max_side: int = WORK_SIDE) -> Image.Image:
     except InputError:
         raise
     except Image.DecompressionBombError:
-        # PIL refuses before we can read the size: once limit_decoding() has run, a genuinely huge picture lands here too.
+        # PIL refuses before we can read the size: once limit_decoding() has run, a genuinely huge picture
+        # lands here too.
         raise InputError(
             f"This image is too large to be decoded safely: it has (or claims to have) more than "
             f"{MAX_PIXELS // 1_000_000} megapixels."

@@ -92,7 +92,8 @@ def stroke_width(ink: np.ndarray) -> float:
 
 
 def normalise_strokes(ink: np.ndarray) -> np.ndarray:
-    """The ink, its strokes re-drawn at MNIST's median width when MNIST's own digits are never that thin or fat.
+    """The ink, its strokes re-drawn at MNIST's median width when MNIST's own digits are never that thin or
+    fat.
 
     Width relative to the digit's size is what counts: a fixed brush makes a digit drawn small a
     fat blob once scaled to 20 px, a pen makes a big digit on paper a hairline. Outside the range

@@ -47,16 +47,17 @@ def image_ink(image: Image.Image) -> np.ndarray | None:
 def _uniform_background(levels: np.ndarray) -> np.ndarray | None:
     """The background colour (in 0..255 levels) when the picture has an exactly uniform one, else None.
 
-    Uniform means: most of the border and at least half of the picture share one exact colour,
-    as in a scan, a drawing program's export or an MNIST PNG; never in a photo (noise, light).
+    Uniform means: half of the border and a fifth of the picture share one exact colour, as in a
+    scan, a drawing program's export or an MNIST PNG, even cropped to the digit's ink; never in a
+    photo (noise, light).
     """
     flat = levels.reshape(levels.shape[0], levels.shape[1], -1)
     edge = border(flat)
     colours, counts = np.unique(edge, axis=0, return_counts=True)
     colour = colours[counts.argmax()]
-    if counts.max() < 0.9 * len(edge):
+    if counts.max() < 0.5 * len(edge):
         return None
-    if np.all(flat == colour, axis=-1).mean() < 0.5:
+    if np.all(flat == colour, axis=-1).mean() < 0.2:
         return None
     return colour.astype(np.float32)
 
@@ -140,14 +141,18 @@ def _light_ink(gray: np.ndarray) -> bool:
 def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     """From a map of ink contrast, the digit's strokes as ink in [0, 1], or None if there are none.
 
-    Contrast above four noise levels may be ink. A region of twice that contrast that runs along
-    the picture's border for half a side is a page edge, the table or a shadow, and is dropped
-    whole. Of the rest, strong contrast (twice the weak threshold, and half the
-    strongest) is ink for sure; weak contrast counts only right next to it (a stroke's soft
-    edge), so a faint shadow edge touching the digit does not join it. Specks are too small to
-    be a digit. Components that touch the border count only when nothing inside is left (a
-    tightly cropped digit), and then only if large and not thin lines (the rim of a page edge or
-    a shadow). Of the rest, the digit is the strongest component and the pieces near it.
+    Contrast above four noise levels may be ink. A region of twice that contrast that runs along the
+    picture's border for half a side is a page edge, the table or a shadow, and is dropped whole, when its
+    shape says so: when something inside the picture could be the digit and the region is much thicker
+    than that (a stroke is as thick as the digit's other strokes; the table beyond a page's edge, or a
+    shadow, is not). When nothing inside could be the digit and ink meets all four sides (a digit cropped
+    to its ink), the regions along the border are the digit. Of the rest, strong contrast (twice the weak
+    threshold, and half the strongest) is ink for sure; weak contrast counts only right next to it (a
+    stroke's soft edge), so a faint shadow edge touching the digit does not join it. Specks are too small
+    to be a digit. Components that touch the border count when strong ink meets all four sides (a digit
+    cropped to its ink), or when nothing inside is left, and then only if large and not thin lines (the
+    rim of a page edge or a shadow). Of the rest, the digit is the strongest component and the pieces
+    near it.
     """
     sample = ratio[::4, ::4]  # plenty for two medians
     noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
@@ -157,9 +162,19 @@ def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     regions, n = ndi.label(ratio > 2 * low, structure=square)
     contact = np.bincount(border(regions), minlength=n + 1)
     contact[0] = 0
+    along = contact > min(h, w) / 2  # regions running along the border
+    inside = (contact == 0) & (np.bincount(regions.ravel(), minlength=n + 1) >= (max(h, w) / 25) ** 2 / 4)
+    inside[0] = False
+    edges = (regions[0], regions[-1], regions[:, 0], regions[:, -1])
+    if not inside.any() and all(edge.any() for edge in edges):
+        # Nothing inside could be the digit, and ink meets all four sides: a digit cropped to its ink.
+        along[:] = False
+    elif inside.any():
+        thickness = region_thickness(regions, n)
+        along &= thickness > 2.5 * np.median(thickness[inside])
     # Dropped with a margin of a fiftieth of the picture: its rim, where the paper's estimate
     # (made on a smaller copy) cannot follow the sharp edge, goes with it.
-    clutter = ndi.maximum_filter((contact > min(h, w) / 2)[regions], size=2 * (max(h, w) // 100) + 1)
+    clutter = ndi.maximum_filter(along[regions], size=2 * (max(h, w) // 100) + 1)
     ratio = np.where(clutter, 0, ratio)
     high = max(2 * low, 0.5 * float(ratio.max()))
     strong = ratio > high
@@ -174,7 +189,11 @@ def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     sides = np.array([[0, 0]] + [sorted((b[0].stop - b[0].start, b[1].stop - b[1].start)) for b in boxes])
     big = sides[:, 1] >= max(h, w) / 25  # a dot, never a digit
     stout = sides[:, 1] <= 12 * sides[:, 0]  # not a line
-    candidates = has_strong & big & ~touches
+    strong_labels = np.flatnonzero(has_strong)
+    cropped = all(
+        np.isin(side, strong_labels).any() for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+    )
+    candidates = has_strong & big & (~touches | cropped)  # ink on all four sides: a digit cropped to its ink
     if not candidates[1:].any():  # a tightly cropped digit: then it fills much of the picture
         candidates = has_strong & stout & (sides[:, 1] >= min(h, w) / 4)
     if not candidates[1:].any():
@@ -184,6 +203,14 @@ def _digit_strokes(ratio: np.ndarray) -> np.ndarray | None:
     stroke = keep[labels]
     full = float(np.percentile(ratio[stroke & strong], 90))
     return np.where(stroke, np.clip((ratio - low) / max(full - low, 1e-3), 0, 1), 0).astype(np.float32)
+
+
+def region_thickness(regions: np.ndarray, n: int) -> np.ndarray:
+    """(n + 1,) each labelled region's mean thickness in pixels: twice its area over its outline's length."""
+    area = np.bincount(regions.ravel(), minlength=n + 1).astype(np.float64)
+    edge = regions != ndi.grey_erosion(regions, size=3)  # pixels of a region next to another label
+    outline = np.bincount(regions[edge & (regions > 0)], minlength=n + 1).astype(np.float64)
+    return 2 * area / np.maximum(outline, 1)
 
 
 def _nearby_group(candidates: np.ndarray, mass: np.ndarray, boxes: list) -> np.ndarray:

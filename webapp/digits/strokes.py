@@ -53,7 +53,8 @@ def round_polyline(draw: ImageDraw.ImageDraw, xy: np.ndarray, width: float, fill
 
 
 def parse_strokes(value: object, side: object) -> list[Stroke]:
-    """The strokes of a request ([{tool, width, points: [[x, y], ...]}, ...] on a side x side canvas), checked.
+    """The strokes of a request ([{tool, width, points: [[x, y], ...]}, ...] on a side x side canvas),
+    checked.
 
     Anything malformed is an InputError; points may lie a little outside the canvas (a stroke that
     leaves it), but not far.
@@ -68,14 +69,22 @@ def parse_strokes(value: object, side: object) -> list[Stroke]:
             raise InputError("Each stroke must name its tool: pen or eraser.")
         width, points = s.get("width"), s.get("points")
         if not isinstance(width, (int, float)) or isinstance(width, bool) or not 0.5 <= width <= MAX_WIDTH:
-            raise InputError(f"A stroke's width must be a number from 0.5 to {MAX_WIDTH:g} (got {shown(width)}).")
+            raise InputError(
+                f"A stroke's width must be a number from 0.5 to {MAX_WIDTH:g} (got {shown(width)})."
+            )
         if not isinstance(points, list) or not points:
             raise InputError("Each stroke must have a list of points.")
         total += len(points)
         if total > MAX_POINTS:
             raise InputError(f"The drawing has more than {MAX_POINTS:,} points.")
-        if not all(isinstance(p, list) and len(p) == 2 and all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) and -side <= c <= 2 * side for c in p) for p in points):
+        if not all(
+            isinstance(p, list)
+            and len(p) == 2
+            and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and -side <= c <= 2 * side for c in p
+            )
+            for p in points
+        ):
             raise InputError("A stroke's points must be [x, y] pairs of numbers on or near the canvas.")
         strokes.append(Stroke(s["tool"], float(width), np.asarray(points, dtype=np.float64)))
     return strokes
@@ -110,4 +119,3 @@ def digit_from_strokes(strokes: list[Stroke]) -> np.ndarray | None:
         return None
     # In whole 1/255 steps, as a PNG holds it: the digit the page is sent back is this very digit.
     return np.round(mnist_style(ink) * 255) / np.float32(255)
-

@@ -25,7 +25,8 @@ class Upload:
 
 
 def preview(image: Image.Image) -> np.ndarray:
-    """The picture as (h, w, 3) uint8, at most PREVIEW_SIDE px long; transparency over a contrasting backdrop."""
+    """The picture as (h, w, 3) uint8, at most PREVIEW_SIDE px long; transparency over a contrasting
+    backdrop."""
     image = bounded(image, PREVIEW_SIDE)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(image, dtype=np.float32)

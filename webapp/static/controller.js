@@ -231,10 +231,15 @@ window.DAE = (() => {
       try {
         const response = await fetch('dae/figure', {method: 'POST', headers: {'Content-Type': 'application/json'},
                                                     body: JSON.stringify({...request(), live: false})});
-        if (!response.ok) { let a = {}; try { a = await response.json(); } catch (e) { a = {}; } problem(a.error || 'No figure could be made.', 4000); return; }
+        if (!response.ok) {
+          let refusal = {};
+          try { refusal = await response.json(); } catch (e) { refusal = {}; }
+          problem(refusal.error || 'No figure could be made.', 4000);
+          return;
+        }
         const url = URL.createObjectURL(await response.blob());
-        const a = document.createElement('a');
-        a.href = url; a.download = `dae-${state.noise}-${state.strength}-seed${state.seed}.png`; a.click();
+        const link = document.createElement('a');
+        link.href = url; link.download = `dae-${state.noise}-${state.strength}-seed${state.seed}.png`; link.click();
         setTimeout(() => URL.revokeObjectURL(url), 10000);
       } finally { button.disabled = false; }
     },

@@ -1,16 +1,9 @@
 /* Keyboard behaviour Gradio lacks, applied to elements whenever they appear (tabs mount lazily):
- * - the noise kinds: Gradio names each radio differently (and renames them on every update), so
- *   they form three groups and arrow keys do nothing; one shared name makes them one group;
- * - the pickers: one Tab stop each (the highlighted thumbnail, else the first), arrow keys move
- *   between thumbnails (roving tabindex, the WAI-ARIA grid pattern), Enter/Space pick.
+ * the pickers: one Tab stop each (the highlighted thumbnail, else the first), arrow keys move
+ * between thumbnails (roving tabindex, the WAI-ARIA grid pattern), Enter/Space pick.
+ * (The noise kinds are the page's own radios, one group by their shared name, dae-kind.)
  */
 (() => {
-  const oneRadioGroup = (root) => {
-    const name = root.id + '-group';
-    const fix = () => root.querySelectorAll('input[type=radio]').forEach((r) => { if (r.name !== name) r.name = name; });
-    fix();
-    new MutationObserver(fix).observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ['name']});
-  };
   const thumbs = (root) => [...root.querySelectorAll('button.thumbnail-item')];
   const columns = (all) => Math.max(1, all.filter((b) => b.offsetTop === all[0].offsetTop).length);
   const oneTabStop = (root) => {
@@ -44,7 +37,7 @@
     update();
     new MutationObserver(update).observe(root, {subtree: true, childList: true, attributes: true, attributeFilter: ['class']});
   };
-  const setups = [['#kind', oneRadioGroup], ['.dae-picker', oneTabStop]];
+  const setups = [['.dae-picker', oneTabStop]];
   const apply = () => setups.forEach(([selector, setup]) => document.querySelectorAll(selector).forEach((el) => {
     if (!el.dataset.daeKeyboard) { el.dataset.daeKeyboard = '1'; setup(el); }
   }));

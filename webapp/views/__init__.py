@@ -1,4 +1,5 @@
-"""The teaching views under the Denoise tab's results, one module each, drawn on the server as inline SVG/HTML.
+"""The teaching views under the Denoise tab's results, one module each, drawn on the server as inline
+SVG/HTML.
 
 Each open view (a <details> of the page, by id) comes back in the same answer as the results,
 computed from the same noisy digit; a view whose data the served checkpoint lacks is left out.
@@ -32,7 +33,9 @@ def open_views(served, request: dict, digit: np.ndarray, r: Result, names: tuple
     views = {}
     if "curve" in wanted:
         titles = {name: m.title for name, m in served.models.items()}
-        views["curve"] = curve_svg(served.denoiser.curve(digit, kind, seed, names), kind, strength, served.means, titles)
+        views["curve"] = curve_svg(
+            served.denoiser.curve(digit, kind, seed, names), kind, strength, served.means, titles
+        )
     if "layers" in wanted:
         views["layers"] = layers_view(served, noisy, names)
     if "kinds" in wanted:

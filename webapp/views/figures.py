@@ -40,7 +40,8 @@ def digit_figure(
     extra: str = "",
     elem_id: str | None = None,
 ) -> str:
-    """A digit in a view, as the results show theirs: caption, the 28 x 28 image, the classifier's guess (red when wrong)."""
+    """A digit in a view, as the results show theirs: caption, the 28 x 28 image, the classifier's guess
+    (red when wrong)."""
     ident = f' id="{elem_id}"' if elem_id else ""
     return (
         f'<figure{ident} class="dae-figure"><figcaption>{html.escape(caption)}</figcaption>'

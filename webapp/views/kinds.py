@@ -19,7 +19,9 @@ from .figures import digit_figure
 def kinds_view(served, digit: np.ndarray, kind: str, strength: float, seed: int) -> str:
     share = strength / CORRUPTIONS[kind].max_strength
     x = torch.from_numpy(np.ascontiguousarray(digit, dtype=np.float32)).view(1, 1, 28, 28)
-    noisy = torch.cat([add_noise(x, k.name, share * k.max_strength, seed) for k in CORRUPTIONS.values()])  # (7, 1, 28, 28)
+    noisy = torch.cat(
+        [add_noise(x, k.name, share * k.max_strength, seed) for k in CORRUPTIONS.values()]
+    )  # (7, 1, 28, 28)
     out = served.denoiser.models["dae"](noisy)
     psnr = metrics.psnr(out, x.expand_as(out))
     p = served.denoiser.probabilities(torch.cat([x, out]))
@@ -33,10 +35,18 @@ def kinds_view(served, digit: np.ndarray, kind: str, strength: float, seed: int)
             wrong = reading[1] >= SURE and confidence >= SURE and label != reading[0]
         what = f"{k.label} {k.strength_name.split()[0]} {share * k.max_strength:.2g}"
         unseen = "" if k.seen else ' <small class="dae-unseen-tag">never seen in training</small>'
-        rows.append(f'<div class="dae-kind-row{"" if k.seen else " dae-unseen"}"><div class="dae-kind-name">'
-                    f"{html.escape(what)}{unseen}</div>"
-                    + digit_figure("noisy", noisy[i, 0].numpy(), f"The digit under {k.label}")
-                    + digit_figure("DAE", out[i, 0].numpy(), f"The DAE's reconstruction under {k.label}", guess, wrong,
-                                   extra=f'<div class="dae-scale">{float(psnr[i]):.1f} dB</div>')
-                    + "</div>")
+        rows.append(
+            f'<div class="dae-kind-row{"" if k.seen else " dae-unseen"}"><div class="dae-kind-name">'
+            f"{html.escape(what)}{unseen}</div>"
+            + digit_figure("noisy", noisy[i, 0].numpy(), f"The digit under {k.label}")
+            + digit_figure(
+                "DAE",
+                out[i, 0].numpy(),
+                f"The DAE's reconstruction under {k.label}",
+                guess,
+                wrong,
+                extra=f'<div class="dae-scale">{float(psnr[i]):.1f} dB</div>',
+            )
+            + "</div>"
+        )
     return f'<div class="dae-kinds">{"".join(rows)}</div>'

@@ -189,7 +189,8 @@ def diverging_lut() -> np.ndarray:
 
 
 def mosaic(maps: np.ndarray, columns: int, signed: bool = False) -> tuple[np.ndarray, float, float]:
-    """(n, h, w) maps -> one picture of them in a grid with 1-pixel gaps (grey, or RGB when signed), and its value range.
+    """(n, h, w) maps -> one picture of them in a grid with 1-pixel gaps (grey, or RGB when signed), and its
+    value range.
 
     Unsigned maps (after a ReLU) go from black (0) to white (the layer's largest value), one scale
     for all of a layer's maps so that they compare; signed ones use the diverging scale,
@@ -243,7 +244,8 @@ def stage_html(stage, value, signed: bool) -> str:
         else (f"{shape} numbers, shown {maps.shape[1]} × {maps.shape[2]}" if value.ndim == 1 else shape)
     )
     return (
-        f'<figure class="dae-layer"><img src="{png_rgb_data_uri(picture)}" alt="{html.escape(stage.title)}: {count}">'
+        f'<figure class="dae-layer"><img src="{png_rgb_data_uri(picture)}" '
+        f'alt="{html.escape(stage.title)}: {count}">'
         f'<figcaption><b>{html.escape(stage.title)}</b> <span class="dae-shape">{shape}</span>'
         f"<br><code>{html.escape(stage.definition)}</code><br>{html.escape(stage.does)}"
         f'<br><span class="dae-scale">{count}; {scale}</span></figcaption></figure>'
@@ -251,7 +253,8 @@ def stage_html(stage, value, signed: bool) -> str:
 
 
 def layers_html(model_stages: list[tuple[str, tuple, dict]]) -> str:
-    """The "Layer by layer" view: for each model, (title, its stages, {stage name: activation}) in data order."""
+    """The "Layer by layer" view: for each model, (title, its stages, {stage name: activation}) in data
+    order."""
     parts = []
     for title, stages, values in model_stages:
         figures = "".join(stage_html(s, values[s.name], signed=s.activation == "none") for s in stages)
@@ -271,11 +274,20 @@ def dae_stages(code_size: int) -> tuple[Stage, ...]:
     if code_size == 256:
         return DAE_STAGES
     changed = {
-        "l1": Stage("l1", "code (l1)", f"Linear(1024, {code_size}), no activation",
-                    f"The bottleneck: the whole digit squeezed into {code_size} numbers. Everything the decoder "
-                    "knows is here.", activation="none"),
-        "l2": Stage("l2", "l2", f"Linear({code_size}, 1024) + ReLU, reshaped to 64 × 4 × 4",
-                    "The decoder starts: the code is turned back into 64 coarse maps, like conv3's."),
+        "l1": Stage(
+            "l1",
+            "code (l1)",
+            f"Linear(1024, {code_size}), no activation",
+            f"The bottleneck: the whole digit squeezed into {code_size} numbers. Everything the decoder "
+            "knows is here.",
+            activation="none",
+        ),
+        "l2": Stage(
+            "l2",
+            "l2",
+            f"Linear({code_size}, 1024) + ReLU, reshaped to 64 × 4 × 4",
+            "The decoder starts: the code is turned back into 64 coarse maps, like conv3's.",
+        ),
     }
     return tuple(changed.get(s.name, s) for s in DAE_STAGES)
 
@@ -286,7 +298,10 @@ def layers_view(served, noisy: torch.Tensor, names: tuple[str, ...]) -> str:
     for name in names:
         model = served.models[name]
         if model.code_size is None:  # the U-Net
-            title = f"{model.title}: encoder levels, bottom with global context, decoder levels fed by the skip paths"
+            title = (
+                f"{model.title}: encoder levels, bottom with global context, "
+                "decoder levels fed by the skip paths"
+            )
             stages = UNET_STAGES
         else:
             title = f"{model.title}: encoder → {model.code_size}-number code → decoder"
