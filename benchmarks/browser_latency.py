@@ -53,6 +53,10 @@ WAIT_BOTH = """t0 => new Promise((done) => {  // [results shown, views shown] fo
 VIEWS = ("curve", "layers", "latent-map", "learning")
 
 
+# One step of the strength slider, as a drag fires it: the value set, then its `input` event.
+MOVE_SLIDER = """value => { const s = document.querySelector('#strength');
+  s.value = value; s.dispatchEvent(new Event('input', {bubbles: true})); }"""
+
 def wait_both(page, t0: float) -> tuple[float, float]:
     """(ms until the results are shown, ms until the views are) for the event at t0."""
     return tuple(page.evaluate(WAIT_BOTH, t0))
@@ -114,12 +118,10 @@ def measure(page, strokes: int, views: bool = False) -> dict:
         pen_up.append(shown)
         page.wait_for_timeout(100)
     # slider steps over the digit now on screen
-    slider = page.locator("#strength input[type=range]")
-    slider.focus()
     steps, steps_views = [], []
     for i in range(strokes):
         t0 = page.evaluate("() => performance.now()")
-        page.keyboard.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
+        page.evaluate(MOVE_SLIDER, 0.55 if i % 2 == 0 else 0.5)
         if views:
             shown, followed = wait_both(page, t0)
             steps_views.append(followed)

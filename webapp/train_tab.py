@@ -114,9 +114,8 @@ def parse_settings(value: object, data_dir: str) -> LiveSettings:
 @dataclass
 class SessionModel:
     model: nn.Module
-    config: dict[
-        str, Any
-    ]  # what the run was (noise, strength, code size, epochs, limit, seed) and its scores
+    # what the run was (noise, strength, code size, epochs, limit, seed) and its scores
+    config: dict[str, Any]
     code_map: CodeMap | None
     used: float = field(default_factory=time.monotonic)
     served: Any = None  # its served.ServedModel, made when the page first shows it
@@ -329,8 +328,20 @@ class Trainer:
             run.message = "The run ended without a result."
 
     def _zero_gpu_reports(self, run: Run):
+        """The run on a GPU lent by ZeroGPU; when none is lent (the visitor's daily GPU time is used up, or
+        no GPU is free), the same run on this server's CPU, and the page says why."""
         reports = train_on_device(run.settings)
         try:
+            first = next(reports)
+        except StopIteration:
+            return
+        except Exception as e:  # noqa: BLE001 - spaces raises gradio's Error for a quota; any failure to start
+            reports.close()
+            run.message = f"No GPU for this run ({str(e)[:160]}): it trains on the server's CPU instead."
+            yield from self._worker_reports(run)
+            return
+        try:
+            yield first
             yield from reports
         finally:
             reports.close()

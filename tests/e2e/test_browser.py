@@ -1,19 +1,25 @@
 """A real browser (Debian's chromium driven by Playwright) using the page like a person, on a
-laptop (1400 x 1000) and a phone (390 x 844), with the mouse and with the keyboard.
+laptop (1400 x 1000) and a phone (390 x 844), with the mouse, a finger and the keyboard.
 
 Every wait is for a condition, with generous time limits (a slow, shared 2-core CI box). After an action
 on the Denoise tab the test waits for the page's own signal that the answer to it is on screen: the
 controller dispatches a `dae-shown` event after every answer it shows, with the time its request was
-sent (`act`); it never waits for an image to change, which may have happened already.
+sent (`act`); it never waits for an image to change, which may have happened already. Expected
+pictures are made here (dae.noise, the bundled samples, a link's own pixels), never read back from the
+page. Each link is opened in a fresh browser context, as a student opening it would.
 Screenshots of the run go to $DAE_ARTIFACTS (default: test-artifacts/), never into git.
 """
 
 import base64
 import io
+import json
 import os
 import shutil
 import time
+import unicodedata
+import zlib
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import numpy as np
 import pytest
@@ -22,7 +28,7 @@ from PIL import Image
 
 from dae.noise import add_noise
 from dae.samples import load_samples, load_test_indices
-from tools.loadgen import app_in_process
+from tests.support import real_mnist_root
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("DAE_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
@@ -36,7 +42,9 @@ BROWSER_ARGS = [
 ]
 LAPTOP, PHONE = {"width": 1400, "height": 1000}, {"width": 390, "height": 844}
 WAIT = 60_000  # ms: the longest any condition may take on a slow, busy machine
+TRAINING = 600_000  # ms: the longest a Train tab run of the fewest digits may take on that machine
 RESULTS = ("clean", "noisy", "recon", "error")
+SEED_RANGE = "a whole number from 0 to 2,147,483,647"  # how the page words the seed's range
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(
@@ -45,9 +53,25 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def url():
-    with app_in_process() as local_url:
-        yield local_url
+def url(tmp_path_factory):
+    """The app served from this process as `python app.py` serves it: the committed models, the Train tab
+    on (its MNIST from data/ or $DAE_MNIST_ROOT; without one its test is skipped, a run would download it)."""
+    from webapp.page import build_demo
+    from webapp.served import load_served
+    from webapp.serving import launch
+    from webapp.train_tab import SessionModels, Trainer
+
+    served = load_served()
+    trainer = Trainer(real_mnist_root() or tmp_path_factory.mktemp("no-mnist"), SessionModels())
+    served.yours = trainer.models
+    demo = build_demo(served, trainer)
+    launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    try:
+        yield demo.local_url
+    finally:
+        demo.close()
+        if trainer.worker is not None:
+            trainer.worker.close()
 
 
 @pytest.fixture(scope="module")
@@ -60,24 +84,30 @@ def browser():
 
 
 # Installed before the page's own scripts: every answer the controller shows, in order, with whether the page
-# had started (read its link) when it came; and when a view was last opened or closed (as a link does).
+# had started (read its link) when it came; when the page started; and when a view was last opened or closed
+# (as a link does).
 LISTEN = """
 window.__shown = [];
 window.__toggledAt = 0;
+window.__startedAt = Infinity;
 document.addEventListener('dae-shown', (e) =>
   window.__shown.push(Object.assign({started: Boolean(window.DAE && window.DAE.started)}, e.detail)));
 document.addEventListener('toggle', () => { window.__toggledAt = performance.now(); }, true);
+let controller;
+Object.defineProperty(window, 'DAE', {configurable: true, get: () => controller, set(value) {
+  controller = value;
+  const start = value.start;
+  value.start = (...args) => { window.__startedAt = performance.now(); return start.apply(value, args); };
+}});
 """
-# The page has started and shown what it starts with: a change's results (live), then the full answer, and
-# the full answer to a request sent after the views a link names were opened.
-SETTLED = """() => {
-  if (!(window.DAE && window.DAE.started && document.querySelector('#metrics'))) return false;
-  const s = window.__shown.filter((d) => d.started);
-  return s.some((d, i) => i > 0 && !d.live && s[i - 1].live)
-    && s.some((d) => !d.live && d.sentAt >= window.__toggledAt); }"""
+# The page has started and shown what it starts with: the full answer to a request sent after it read its link
+# and after the views the link names were opened (every request carries the state as it is when it is sent).
+SETTLED = """() => Boolean(window.DAE && window.DAE.started && document.querySelector('#metrics')
+  && window.__shown.some((d) => !d.live && d.sentAt >= Math.max(window.__startedAt, window.__toggledAt)))"""
 
 
 def open_page(browser, url, viewport, theme="light", query="", **context):
+    """A page in a browser context of its own (a fresh browser: no storage, no cache), settled."""
     page = browser.new_context(viewport=viewport, **context).new_page()
     page.add_init_script(LISTEN)
     page.set_default_timeout(WAIT)
@@ -88,6 +118,10 @@ def open_page(browser, url, viewport, theme="light", query="", **context):
     page.wait_for_selector("#sketch canvas", state="attached")  # a link may open another tab first
     page.wait_for_function(SETTLED)
     return page
+
+
+def close(page) -> None:
+    page.context.close()
 
 
 def act(page, action) -> None:
@@ -106,7 +140,7 @@ def act(page, action) -> None:
 def laptop(browser, url):
     page = open_page(browser, url, LAPTOP)
     yield page
-    page.close()
+    close(page)
 
 
 def address(page) -> str:
@@ -132,6 +166,12 @@ def changed(page, elem_id: str, old: str | None) -> str:
     return src(page, elem_id)
 
 
+def picture(uri: str | None) -> np.ndarray:
+    """An inline PNG's pixels, as RGB (the error maps are in colour)."""
+    assert uri and uri.startswith("data:image/png;base64,"), (uri or "")[:40]  # inline: no file fetch
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("RGB"))
+
+
 def pixels(uri: str) -> np.ndarray:
     assert uri.startswith("data:image/png;base64,"), uri[:40]  # inline: no file fetch
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
@@ -142,10 +182,27 @@ def shown_digit(page, elem_id: str = "clean") -> np.ndarray:
     return pixels(src(page, elem_id))
 
 
+def sample_pixels(index: int) -> np.ndarray:
+    return (load_samples()[0][index] * 255 + 0.5).astype(np.uint8)
+
+
+def noisy_of(clean: np.ndarray, kind: str, strength: float, seed: int) -> np.ndarray:
+    """A (28, 28) float digit with the noise the page should show, made here from dae.noise (0-255 levels)."""
+    x = torch.from_numpy(np.asarray(clean, dtype=np.float32)).view(1, 1, 28, 28)
+    return (add_noise(x, kind, strength, seed)[0, 0].numpy() * 255 + 0.5).astype(np.uint8)
+
+
 def noisy_sample(index: int, kind: str, strength: float, seed: int) -> np.ndarray:
-    """Bundled sample `index` with the noise the page should show, made here from dae.noise."""
-    clean = torch.from_numpy(load_samples()[0][index]).view(1, 1, 28, 28)
-    return (add_noise(clean, kind, strength, seed)[0, 0].numpy() * 255 + 0.5).astype(np.uint8)
+    """Bundled sample `index` with the noise the page should show."""
+    return noisy_of(load_samples()[0][index], kind, strength, seed)
+
+
+def linked_digit(query: str) -> np.ndarray:
+    """The 28 x 28 levels a link's `pixels` carries (zlib-deflated bytes in base64url), decoded here."""
+    text = parse_qs(query.lstrip("?"))["pixels"][0]
+    raw = zlib.decompress(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+    assert len(raw) == 28 * 28, len(raw)
+    return np.frombuffer(raw, np.uint8).reshape(28, 28)
 
 
 def sample_of(page, gallery: str) -> int | None:
@@ -182,8 +239,35 @@ def pick_sample(page, index: int) -> None:
     act(page, page.locator("#samples button.thumbnail-item").nth(index).click)
 
 
-def slide(page, elem_id: str, value: str) -> None:
-    act(page, lambda: page.locator(f"#{elem_id} input[type=range]").fill(value))
+def slide(page, value: str) -> None:
+    """The strength slider (a plain range input: fill sets it and sends its input and change events)."""
+    act(page, lambda: page.locator("#strength").fill(value))
+
+
+def choose_kind(page, kind: str) -> None:
+    act(page, page.locator(f"#kind input[name=dae-kind][value={kind}]").check)
+
+
+def type_seed(page, text: str, key: str = "Enter") -> None:
+    """Type `text` into the seed box and apply it with `key` (Enter, or Tab: leaving the box)."""
+
+    def typed():
+        page.locator("#seed").fill(text)
+        page.keyboard.press(key)
+
+    act(page, typed)
+
+
+def choose_beside(page, name: str) -> None:
+    """The model beside the DAE, by its name in #compare ("": none)."""
+    page.locator("#compare").select_option(value=name)
+
+
+UNET_TITLE, PLAIN_TITLE = "U-Net (stronger, for comparison)", "plain autoencoder, never saw noise"
+
+
+def open_details(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('#views details[open]')].map((d) => d.id)")
 
 
 def box(page, selector: str) -> dict:
@@ -210,6 +294,27 @@ def inside_viewport(b: dict, viewport: dict) -> bool:
     )
 
 
+def lines_of(page, selector: str) -> int:
+    """How many lines the text of `selector` takes on screen."""
+    return page.evaluate(
+        """s => { const range = document.createRange(); range.selectNodeContents(document.querySelector(s));
+        return new Set([...range.getClientRects()].map((r) => Math.round(r.bottom))).size; }""",
+        selector,
+    )
+
+
+def render_requests(page) -> list:
+    """Every render request the page sends from now on, as the JSON it sends (appended as they go)."""
+    sent = []
+    page.on(
+        "request",
+        lambda r: (
+            sent.append(r.post_data_json) if r.method == "POST" and r.url.endswith("/dae/render") else None
+        ),
+    )
+    return sent
+
+
 # ---- a laptop, with the mouse --------------------------------------------------------------------
 
 
@@ -222,26 +327,21 @@ def test_draw_then_slider_seed_and_samples(laptop):
     drawing = src(page, "clean")
     page.screenshot(path=ARTIFACTS / "laptop-1-drawn.png", full_page=True)
 
-    # The strength slider updates every result.
+    # The strength slider updates every result, and says its value.
     before = {e: src(page, e) for e in ("noisy", "recon", "error")}
-    slide(page, "strength", "0.9")
+    slide(page, "0.9")
     assert all(src(page, e) != old for e, old in before.items())
+    assert page.locator("#strength-value").inner_text() == "0.90"
 
     # The seed applies when the box is left with Tab, not only on Enter.
     old = src(page, "noisy")
-
-    def new_seed():
-        page.locator("#seed input").fill("5")
-        page.keyboard.press("Tab")
-
-    act(page, new_seed)
-    assert src(page, "noisy") != old
+    type_seed(page, "5", key="Tab")
+    assert src(page, "noisy") != old and "seed=5" in address(page)
 
     # A gallery sample replaces the drawing, and is highlighted.
     input_tab(page, "MNIST samples")
     act(page, page.locator("#samples button.thumbnail-item").nth(33).click)
-    samples = load_samples()[0]
-    assert np.array_equal(shown_digit(page), (samples[33] * 255 + 0.5).astype(np.uint8))
+    assert np.array_equal(shown_digit(page), sample_pixels(33))
     assert sample_of(page, "samples") == 33
 
     # "Random digit": another digit each time, and the highlight follows the digit shown.
@@ -250,7 +350,7 @@ def test_draw_then_slider_seed_and_samples(laptop):
         act(page, page.locator("#random").click)
         picked = sample_of(page, "samples")
         assert picked is not None and picked != previous
-        assert np.array_equal(shown_digit(page), (samples[picked] * 255 + 0.5).astype(np.uint8)), picked
+        assert np.array_equal(shown_digit(page), sample_pixels(picked)), picked
         previous = picked
     page.screenshot(path=ARTIFACTS / "laptop-2-random.png", full_page=True)
 
@@ -258,15 +358,8 @@ def test_draw_then_slider_seed_and_samples(laptop):
     input_tab(page, "Draw")
     assert src(page, "clean") == drawing
     assert sample_of(page, "samples") is not None  # the samples tab keeps its own pick
-
-
-def choose_beside(page, title: str) -> None:
-    """Pick the model beside the DAE in the #compare dropdown by how the page names it ("nothing": none)."""
-    page.locator("#compare input").click()
-    page.get_by_role("option", name=title, exact=True).click()
-
-
-UNET_TITLE, PLAIN_TITLE = "U-Net (stronger, for comparison)", "plain autoencoder, never saw noise"
+    slide(page, "0.5")
+    type_seed(page, "0")
 
 
 def guesses_marked_unsure(page) -> list[tuple[str, bool]]:
@@ -284,7 +377,7 @@ def test_compare_and_latent_space(laptop):
 
     # The lesson checkpoints are committed: the comparison is always offered, one model at a time.
     assert not src(page, "compare-recon") and page.locator(".dae-compare").is_hidden()
-    act(page, lambda: choose_beside(page, UNET_TITLE))
+    act(page, lambda: choose_beside(page, "unet"))
     assert src(page, "compare-recon") and src(page, "compare-error")
     assert page.locator(".dae-compare").is_visible()
     assert page.locator(".dae-compare-title").inner_text() == UNET_TITLE
@@ -292,7 +385,7 @@ def test_compare_and_latent_space(laptop):
     unet = src(page, "compare-recon")
     page.screenshot(path=ARTIFACTS / "laptop-3-compare.png", full_page=True)
     # Another model in its place: its own reconstruction, title and link.
-    act(page, lambda: choose_beside(page, PLAIN_TITLE))
+    act(page, lambda: choose_beside(page, "plain-ae"))
     assert src(page, "compare-recon") and src(page, "compare-recon") != unet
     assert page.locator(".dae-compare-title").inner_text() == PLAIN_TITLE
     assert PLAIN_TITLE in page.locator("#metrics").inner_text() and "compare=plain-ae" in address(page)
@@ -336,39 +429,61 @@ def test_compare_and_latent_space(laptop):
     assert f"MNIST test digit #{load_test_indices()[57]}, a 5" in page.locator("#latent-status").inner_text()
     page.screenshot(path=ARTIFACTS / "laptop-4-latent.png", full_page=True)
     page.get_by_role("tab", name="Denoise").click()
-    act(page, lambda: choose_beside(page, "nothing"))
+    act(page, lambda: choose_beside(page, ""))
     assert not src(page, "compare-recon") and page.locator(".dae-compare").is_hidden()
     assert "compare=" not in address(page)
 
 
-def test_a_bad_upload_clears_the_results_and_says_so_once(laptop, tmp_path):
+def test_upload_errors_are_said_in_one_style_then_a_good_upload_shows(laptop, tmp_path):
     page = laptop
     pick_sample(page, 12)
     assert all(src(page, elem) for elem in RESULTS)
 
     input_tab(page, "Upload")
-    fake = tmp_path / "digit.png"
-    fake.write_text("this is not an image")
-    act(page, lambda: page.locator("#upload input[type=file]").set_input_files(str(fake)))
-    assert page.get_by_text("not an image that can be read").count() == 1
-    assert not any(src(page, elem) for elem in RESULTS)  # nothing of the sample stays beside the bad file
-    # Again: still one message, in one place, and no toasts.
-    act(
-        page, page.locator("#upload button[aria-label=Clear]").click
-    )  # removing the file clears its message too
-    assert page.get_by_text("not an image that can be read").count() == 0
-    act(page, lambda: page.locator("#upload input[type=file]").set_input_files(str(fake)))
-    assert page.get_by_text("not an image that can be read").count() == 1
-    assert page.locator(".toast-body").count() == 0
+    message, preview = page.locator("#upload-message"), page.locator("#upload-preview")
+    # A text file named as a picture, then one named as what it is: the same message, the page's own.
+    for name in ("digit.png", "notes.txt"):
+        bad = tmp_path / name
+        bad.write_text("this is not an image")
+        act(page, lambda bad=bad: page.locator("#upload-file").set_input_files(str(bad)))
+        assert message.is_visible(), name
+        assert message.inner_text().count("not an image that can be read") == 1, message.inner_text()
+        assert lines_of(page, "#upload-message") == 1, name
+        assert page.locator(".toast-body").count() == 0  # no popup
+        assert not any(src(page, elem) for elem in RESULTS)  # nothing of the sample stays beside the bad file
+        assert preview.is_hidden()
+        assert "pixels=" not in address(page) and "digit=" not in address(page)  # the link names no digit
     page.screenshot(path=ARTIFACTS / "laptop-5-bad-upload.png", full_page=True)
 
-    # A good upload: the picture itself is shown beside the digit it became.
+    # A good upload: the message goes, the picture itself is shown beside the digit it became.
     good = tmp_path / "seven.png"
-    Image.fromarray((load_samples()[0][70] * 255).astype(np.uint8)).resize((140, 140)).save(good)
-    act(page, page.locator("#upload button[aria-label=Clear]").click)
-    act(page, lambda: page.locator("#upload input[type=file]").set_input_files(str(good)))
+    Image.fromarray(sample_pixels(70)).resize((140, 140)).save(good)
+    act(page, lambda: page.locator("#upload-file").set_input_files(str(good)))
     assert all(src(page, elem) for elem in RESULTS)
-    page.wait_for_function("() => document.querySelector('#preview img')?.getAttribute('src')")
+    assert message.is_hidden() and page.locator(".toast-body").count() == 0
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#upload-preview');"
+        " return !p.hidden && p.complete && p.naturalWidth > 0; }"
+    )
+    assert preview.is_visible()
+
+
+def test_drawing_tools_are_icons_with_words(laptop):
+    page = laptop
+    input_tab(page, "Draw")
+    buttons = page.locator("#sketch .dae-tools button")
+    words = []
+    for i in range(buttons.count()):
+        button = buttons.nth(i)
+        icon = button.locator("svg.dae-icon")
+        assert icon.count() == 1 and icon.is_visible(), i
+        drawn = icon.bounding_box()
+        assert drawn["width"] >= 12 and drawn["height"] >= 12, drawn
+        text = button.text_content()
+        # inline SVG, never an emoji (whose look depends on the fonts a computer has)
+        assert not [c for c in text if unicodedata.category(c) == "So" or "\ufe00" <= c <= "\ufe0f"], text
+        words.append(button.inner_text().strip())
+    assert words == ["Pen", "Eraser", "Undo", "Clear"]
 
 
 # ---- a laptop, with the keyboard -----------------------------------------------------------------
@@ -390,34 +505,33 @@ def test_keyboard_radio_group_gallery_stop_and_focus_rings(laptop):
     moved = page.evaluate("() => document.activeElement.getAttribute('aria-label')")
     assert start.startswith("MNIST test digit") and moved.startswith("MNIST test digit") and moved != start
     act(page, lambda: page.keyboard.press("Enter"))
-    assert np.array_equal(
-        shown_digit(page), (load_samples()[0][sample_of(page, "samples")] * 255 + 0.5).astype(np.uint8)
-    )
+    assert np.array_equal(shown_digit(page), sample_pixels(sample_of(page, "samples")))
 
-    # The noise kinds are one radio group: arrow keys move the choice, and the slider follows.
+    # The noise kinds are one radio group (one name): arrow keys move the choice, and the slider follows.
     if page.locator("#kind input:checked").get_attribute("value") != "gaussian":
-        act(page, page.locator("#kind input[value=gaussian]").check)
+        choose_kind(page, "gaussian")
     page.locator("#kind input[value=gaussian]").focus()
     act(page, lambda: page.keyboard.press("ArrowRight"))
     page.wait_for_function("() => document.querySelector('#kind input:checked')?.value === 'mask'")
-    page.wait_for_function("() => document.querySelector('#strength input[type=range]').max === '0.9'")
+    page.wait_for_function("() => document.querySelector('#strength').max === '0.9'")
     outline = page.evaluate(
         "() => getComputedStyle(document.activeElement)['outline-style'] + ' '"
         " + getComputedStyle(document.activeElement)['outline-width']"
     )
     assert outline.split()[0] != "none" and float(outline.split()[1].rstrip("px")) >= 2, outline
-    page.locator("#strength input[type=range]").focus()
+    page.locator("#strength").focus()
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")  # focus by keyboard: :focus-visible
     outline = page.evaluate(
         "() => getComputedStyle(document.activeElement)['outline-style'] + ' '"
         " + getComputedStyle(document.activeElement)['outline-width']"
     )
-    assert page.evaluate("() => document.activeElement.type") == "range"
+    assert page.evaluate("() => document.activeElement.id") == "strength"
     assert outline.split()[0] != "none" and float(outline.split()[1].rstrip("px")) >= 2, outline
+    choose_kind(page, "gaussian")
 
 
-# ---- a phone ---------------------------------------------------------------------------------------
+# ---- a phone, and every screen ----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -429,13 +543,16 @@ def test_phone_layout(browser, url, theme):
         assert not overlap(box(page, "#sketch .dae-tools"), canvas), (box(page, "#sketch .dae-tools"), canvas)
         assert inside_viewport(box(page, "#sketch .dae-tools"), PHONE) and inside_viewport(canvas, PHONE)
 
-        # After drawing, the four results are on screen, without scrolling, none over another or the canvas.
+        # After drawing, one scroll shows the four results (under the controls, with them), none over another
+        # or the canvas.
         act(page, lambda: draw_stroke(page))
         assert all(src(page, elem) for elem in RESULTS)
+        page.evaluate("() => document.querySelector('.dae-results-row').scrollIntoView({block: 'end'})")
+        assert inside_viewport(box(page, "#strength"), PHONE)
         boxes = {elem: box(page, f"#{elem} img") for elem in RESULTS}
         for elem, b in boxes.items():
             assert inside_viewport(b, PHONE), (elem, b)
-            assert b["width"] >= 60, (elem, b)
+            assert b["width"] >= 80, (elem, b)
             assert not overlap(b, box(page, "#sketch")), elem
         assert not any(overlap(boxes[a], boxes[b]) for a in RESULTS for b in RESULTS if a < b)
         page.screenshot(path=ARTIFACTS / f"phone-{theme}-1-drawn.png")
@@ -464,7 +581,38 @@ def test_phone_layout(browser, url, theme):
         assert all(s["x"] >= 0 and s["x"] + s["width"] <= PHONE["width"] for s in steps)
         page.screenshot(path=ARTIFACTS / f"phone-{theme}-3-latent.png", full_page=True)
     finally:
-        page.close()
+        close(page)
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+@pytest.mark.parametrize("screen", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_nothing_sticks_out_and_the_results_are_readable_beside_the_slider(browser, url, screen, theme):
+    page = open_page(browser, url, screen, theme)
+    try:
+        assert page.evaluate("() => document.body.classList.contains('dark')") == (theme == "dark")
+        act(page, lambda: draw_stroke(page))
+        assert all(src(page, elem) for elem in RESULTS)
+        # Nothing wider than the screen: no sideways scrolling.
+        assert page.evaluate("() => document.documentElement.scrollWidth") <= screen["width"]
+        # Every result at least 80 px wide, every caption whole (none cut off with an ellipsis).
+        for elem in RESULTS:
+            assert box(page, f"#{elem} img")["width"] >= 80, (elem, box(page, f"#{elem} img"))
+        captions = page.evaluate("""() => [...document.querySelectorAll('#results figcaption')]
+            .filter((f) => f.getClientRects().length)
+            .flatMap((f) => [...f.children].filter((s) => s.getClientRects().length).map((s) =>
+              [s.textContent, f.scrollWidth, f.clientWidth, s.getBoundingClientRect().width]))""")
+        assert len(captions) >= 4, captions
+        for text, scroll, client, width in captions:
+            assert text and scroll <= client + 1 and width <= client + 1, (text, scroll, client, width)
+        # One scroll shows the strength slider and the results together.
+        page.evaluate("() => document.querySelector('.dae-results-row').scrollIntoView({block: 'end'})")
+        assert inside_viewport(box(page, "#strength"), screen), box(page, "#strength")
+        for elem in RESULTS:
+            assert inside_viewport(box(page, f"#{elem} img"), screen), (elem, box(page, f"#{elem} img"))
+        name = "phone" if screen is PHONE else "laptop"
+        page.screenshot(path=ARTIFACTS / f"{name}-{theme}-layout.png")
+    finally:
+        close(page)
 
 
 # ---- the canvas, the controls and the link, one round trip each ----------------------------------------
@@ -516,7 +664,65 @@ def test_the_reconstruction_follows_the_pen_and_undo_and_clear_work(browser, url
         assert not src(page, "clean")
         page.locator("#sketch [data-tool=pen]").click()
     finally:
-        page.close()
+        close(page)
+
+
+def test_clear_is_undoable(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    try:
+        act(page, lambda: draw_stroke(page))
+        act(page, lambda: draw_stroke(page, dx=-60))
+        drawing = src(page, "clean")
+        assert drawing
+        act(page, page.locator("#sketch [data-action=clear]").click)
+        assert not any(src(page, elem) for elem in RESULTS)
+        assert "Draw a digit" in page.locator("#metrics").inner_text()  # the hint, in place of the results
+        # Undo brings back every stroke Clear took: the same digit, exactly, and its results.
+        assert page.locator("#sketch [data-action=undo]").is_enabled()
+        act(page, page.locator("#sketch [data-action=undo]").click)
+        assert src(page, "clean") == drawing
+        assert all(src(page, elem) for elem in RESULTS)
+        assert "Draw a digit" not in page.locator("#metrics").inner_text()
+    finally:
+        close(page)
+
+
+def test_a_stroke_that_leaves_the_canvas_ends_at_its_edge_and_a_release_anywhere_ends_it(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    try:
+        sent = render_requests(page)
+        canvas = box(page, "#sketch canvas")
+        side = page.evaluate("() => document.querySelector('#sketch canvas').width")  # canvas pixels
+        cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+        elsewhere = box(page, "[role=tab]:has-text('Latent space')")
+
+        def out_and_away():
+            # from the middle out of the right edge and far beyond, then up to a tab, released over it
+            page.mouse.move(cx, cy)
+            page.mouse.down()
+            page.mouse.move(canvas["x"] + canvas["width"] + 300, cy, steps=30)
+            page.mouse.move(elsewhere["x"] + elsewhere["width"] / 2, elsewhere["y"] + elsewhere["height"] / 2)
+            page.mouse.up()
+
+        act(page, out_and_away)
+        drawn = src(page, "clean")
+        assert drawn and page.get_by_role("tab", name="Denoise").get_attribute("aria-selected") == "true"
+        strokes = sent[-1]["source"]["strokes"]
+        assert len(strokes) == 1, strokes
+        points = strokes[0]["points"]
+        # It ends where it left the canvas: on its right edge, at the height it was drawn at.
+        assert points[-1][0] == side and abs(points[-1][1] - side / 2) <= 2, points[-3:]
+        assert all(0 <= x <= side and 0 <= y <= side for x, y in points), points
+
+        # The button is up: the mouse moving over the canvas draws nothing (the next answer, to another
+        # strength, still has the one stroke and its digit).
+        page.mouse.move(canvas["x"] + 20, canvas["y"] + 20)
+        page.mouse.move(canvas["x"] + canvas["width"] - 20, canvas["y"] + canvas["height"] - 20, steps=20)
+        slide(page, "0.8")
+        assert sent[-1]["source"]["strokes"] == strokes
+        assert src(page, "clean") == drawn
+    finally:
+        close(page)
 
 
 def test_drawing_with_a_finger(browser, url):
@@ -539,40 +745,26 @@ def test_drawing_with_a_finger(browser, url):
         assert all(src(page, elem) for elem in RESULTS)
         assert page.evaluate("() => window.scrollY") == 0  # the stroke drew; it did not scroll the page
     finally:
-        page.close()
+        close(page)
 
 
-def test_both_reset_buttons_and_the_seed_messages(browser, url):
+def test_a_kind_starts_at_its_default_strength_and_the_latent_reset(browser, url):
     page = open_page(browser, url, LAPTOP)
     try:
-        input_tab(page, "MNIST samples")
-        act(page, page.locator("#samples button.thumbnail-item").nth(20).click)
+        pick_sample(page, 20)
         default = noisy_sample(20, "gaussian", 0.5, 0)  # the page's defaults: Gaussian noise, σ = 0.5, seed 0
         assert np.array_equal(shown_digit(page, "noisy"), default)
-        slide(page, "strength", "0.9")
+        slide(page, "0.9")
         assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(20, "gaussian", 0.9, 0))
-        act(page, page.locator("#strength button[aria-label='Reset to default value']").click)
-        assert np.array_equal(
-            shown_digit(page, "noisy"), default
-        )  # back at 0.5: its results, not the old ones
-
-        for bad in ("-1", "2.5"):
-
-            def bad_seed(bad=bad):
-                page.locator("#seed input").fill(bad)
-                page.keyboard.press("Tab")
-
-            act(page, bad_seed)
-            assert "whole number" in page.locator("#metrics").inner_text()
-            assert not src(page, "noisy") and src(page, "clean")  # the digit stays, no result of another seed
-            assert page.locator(".toast-body").count() == 0  # the app's own message, no popup
-
-        def good_seed():
-            page.locator("#seed input").fill("3")
-            page.keyboard.press("Tab")
-
-        act(page, good_seed)
-        assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(20, "gaussian", 0.5, 3))
+        # Another kind starts at its own default strength, within its own range; back again, the default.
+        choose_kind(page, "mask")
+        assert page.locator("#strength").input_value() == "0.5" and page.locator("#strength").get_attribute(
+            "max"
+        ) == str(0.9)
+        assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(20, "mask", 0.5, 0))
+        choose_kind(page, "gaussian")
+        assert page.locator("#strength-value").inner_text() == "0.50"
+        assert np.array_equal(shown_digit(page, "noisy"), default)  # back at 0.5: its results, not the old
 
         page.get_by_role("tab", name="Latent space").click()
         first = changed(page, "latent-point", None)
@@ -589,29 +781,49 @@ def test_both_reset_buttons_and_the_seed_messages(browser, url):
             moved = src(page, "latent-point")
             assert time.monotonic() < deadline, "the point never came back to t = 0.5"
     finally:
-        page.close()
+        close(page)
 
 
-def test_a_link_restores_the_view_pixel_for_pixel(browser, url):
-    page = open_page(browser, url, LAPTOP, query="sample=34&noise=mask&strength=0.5&seed=7&compare=plain-ae")
+def test_seed_messages_are_in_plain_words_and_a_good_seed_brings_the_results_back(browser, url):
+    page = open_page(browser, url, LAPTOP)
     try:
-        noisy = src(page, "noisy")
-        assert noisy, ("page state:", page.url, page.locator("#metrics").inner_text())
-        assert sample_of(page, "samples") == 34
-        assert np.array_equal(pixels(noisy), noisy_sample(34, "mask", 0.5, 7))
-        # the model the link names is beside the DAE, and the dropdown says which
-        assert src(page, "compare-recon") and page.locator(".dae-compare-title").inner_text() == PLAIN_TITLE
-        assert page.locator("#compare input").input_value() == PLAIN_TITLE
-        caption = page.locator("#source-caption").inner_text()
-        assert caption == f"MNIST test digit #{load_test_indices()[34]}, a 3"
-        assert page.locator("#kind input:checked").get_attribute("value") == "mask"
-        # The address follows the state as it changes.
-        act(page, page.locator("#samples button.thumbnail-item").nth(35).click)
-        assert all(
-            part in address(page) for part in ("sample=35", "noise=mask", "seed=7", "compare=plain-ae")
-        ), address(page)
+        pick_sample(page, 20)
+        for bad in ("-3", "2.5", "abc", "", "99999999999999999999"):
+            type_seed(page, bad)
+            status = page.locator("#metrics").inner_text()
+            assert SEED_RANGE in status and f"'{bad}'" in status, (bad, status)  # the value as typed
+            assert np.array_equal(shown_digit(page), sample_pixels(20))  # the digit stays
+            assert not any(
+                src(page, elem) for elem in ("noisy", "recon", "error")
+            )  # no result of another seed
+            assert page.locator(".toast-body").count() == 0  # the app's own message, no popup
+            assert page.locator("#seed").input_value() == bad  # what was typed stays, to be corrected
+        type_seed(page, "3")
+        assert SEED_RANGE not in page.locator("#metrics").inner_text()
+        assert all(src(page, elem) for elem in RESULTS)
+        assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(20, "gaussian", 0.5, 3))
     finally:
-        page.close()
+        close(page)
+
+
+def test_the_seed_typed_and_new_noise_are_in_the_address(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    try:
+        pick_sample(page, 9)
+        type_seed(page, "12345")
+        assert "seed=12345" in address(page)
+        assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(9, "gaussian", 0.5, 12345))
+        act(page, page.locator("#new-noise").click)  # the next seed
+        assert page.locator("#seed").input_value() == "12346" and "seed=12346" in address(page)
+        assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(9, "gaussian", 0.5, 12346))
+        fresh = open_page(browser, url, LAPTOP, query=address(page).lstrip("?"))
+        try:
+            assert fresh.locator("#seed").input_value() == "12346"
+            assert np.array_equal(shown_digit(fresh, "noisy"), noisy_sample(9, "gaussian", 0.5, 12346))
+        finally:
+            close(fresh)
+    finally:
+        close(page)
 
 
 def test_the_curve_follows_the_slider(laptop):
@@ -619,8 +831,8 @@ def test_the_curve_follows_the_slider(laptop):
     pick_sample(page, 61)
     assert page.locator("#curve svg").count() == 2  # two panels: PSNR and the classifier's probability
     before = page.locator("#curve svg .marker").first.get_attribute("x1")
-    now = page.locator("#strength input[type=range]").input_value()
-    slide(page, "strength", "0.3" if now == "0.2" else "0.2")
+    now = page.locator("#strength").input_value()
+    slide(page, "0.3" if now == "0.2" else "0.2")
     assert page.locator("#curve svg .marker").first.get_attribute("x1") != before
 
 
@@ -652,7 +864,7 @@ def open_views(page, ids=("layers", "latent-map", "learning")):
 def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click(laptop):
     page = laptop
     pick_sample(page, 12)
-    assert "sample=12" in address(page)
+    assert f"digit={load_test_indices()[12]}" in address(page)
     open_views(page)
     state = view_state(page)
     assert all(state.values()), state
@@ -676,7 +888,7 @@ def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click
     )  # untrained, 300 steps, epoch 1, the served model
 
     # The slider: everything computed from the noisy digit follows; the clean digit's code stays where it was.
-    slide(page, "strength", "0.95")
+    slide(page, "0.95")
     moved = view_state(page)
     assert all(
         moved[n] != state[n] for n in ["layers", "layers-conv1", "layers-code", "latent-map", "learning"]
@@ -686,9 +898,7 @@ def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click
     act(page, page.locator("#samples button.thumbnail-item").nth(77).click)
     again = view_state(page)
     assert all(again[n] != moved[n] for n in VIEW_PARTS), again
-    assert "views=layers%2Clatent-map%2Clearning" in address(
-        page
-    ) or "views=layers,latent-map,learning" in address(page)
+    assert parse_qs(address(page).lstrip("?"))["views"] == ["curve,layers,latent-map,learning"]
 
     # A click on the map decodes that point; another point, another digit.
     picture = page.locator('#latent-map .dae-map-picture[data-model="dae"]')
@@ -702,14 +912,14 @@ def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click
     assert src(page, "map-decoded-dae") != first
     assert page.locator("#latent-map .dae-map-pick").get_attribute("d") != mark
     # With the U-Net beside the DAE, its levels follow the DAE's.
-    act(page, lambda: choose_beside(page, UNET_TITLE))
+    act(page, lambda: choose_beside(page, "unet"))
     assert page.locator("#layers .dae-layers").count() == 2
     assert "global context code" in page.locator("#layers .dae-layers").nth(1).inner_text()
     # A 2-number code beside it: its layers say so, and its own map (the code plane) shows and decodes a
     # click, the only clicked point (the DAE's map no longer decodes one).
     code2 = page.locator('#latent-map .dae-map[data-model="dae-code2"]')
     assert code2.is_hidden()
-    act(page, lambda: choose_beside(page, "DAE with a 2-number code"))
+    act(page, lambda: choose_beside(page, "dae-code2"))
     assert page.locator("#layers .dae-layers").nth(1).locator(".dae-shape").nth(4).inner_text() == "2"
     assert code2.is_visible() and code2.locator(".dae-map-noisy").count() == 1
     plane = code2.locator(".dae-map-picture")
@@ -717,7 +927,7 @@ def test_every_view_follows_the_digit_and_the_slider_and_the_map_decodes_a_click
     side = plane.bounding_box()["width"]
     act(page, lambda: plane.click(position={"x": side * 0.5, "y": side * 0.5}))
     assert src(page, "map-decoded-dae-code2") and not src(page, "map-decoded-dae")
-    act(page, lambda: choose_beside(page, "nothing"))
+    act(page, lambda: choose_beside(page, ""))
     assert page.locator("#layers .dae-layers").count() == 1 and code2.is_hidden()
     page.screenshot(path=ARTIFACTS / "laptop-4-views.png", full_page=True)
     for view in ("layers", "latent-map", "learning"):
@@ -762,4 +972,283 @@ def test_a_link_opens_its_views_and_they_are_readable_on_a_phone(browser, url):
         )  # the map takes the phone's whole width
         page.screenshot(path=ARTIFACTS / "phone-dark-4-views.png", full_page=True)
     finally:
-        page.close()
+        close(page)
+
+
+# ---- links, opened in a fresh browser ----------------------------------------------------------------
+
+
+def test_a_link_restores_the_view_pixel_for_pixel(browser, url):
+    # a link of the older form (`sample=`: the picker's index) still works
+    page = open_page(browser, url, LAPTOP, query="sample=34&noise=mask&strength=0.5&seed=7&compare=plain-ae")
+    try:
+        noisy = src(page, "noisy")
+        assert noisy, ("page state:", page.url, page.locator("#metrics").inner_text())
+        assert sample_of(page, "samples") == 34
+        assert np.array_equal(pixels(noisy), noisy_sample(34, "mask", 0.5, 7))
+        # the model the link names is beside the DAE, and the dropdown says which
+        assert src(page, "compare-recon") and page.locator(".dae-compare-title").inner_text() == PLAIN_TITLE
+        assert page.locator("#compare").input_value() == "plain-ae"
+        caption = page.locator("#source-caption").inner_text()
+        assert caption == f"MNIST test digit #{load_test_indices()[34]}, a 3"
+        assert page.locator("#kind input:checked").get_attribute("value") == "mask"
+        assert page.locator("#seed").input_value() == "7"
+        # The address follows the state as it changes, naming the digit by its test-set number.
+        act(page, page.locator("#samples button.thumbnail-item").nth(35).click)
+        parts = (f"digit={load_test_indices()[35]}", "noise=mask", "seed=7", "compare=plain-ae")
+        assert all(part in address(page) for part in parts), address(page)
+    finally:
+        close(page)
+
+
+SHOWN = RESULTS + ("compare-recon", "compare-error")
+
+
+def same_view(first, second) -> None:
+    """Two pages show the same thing: every result image pixel for pixel, the same views open and filled
+    alike, the same controls."""
+    for elem in SHOWN:
+        a, b = src(first, elem), src(second, elem)
+        assert (a is None) == (b is None), elem
+        if a:
+            assert np.array_equal(picture(a), picture(b)), elem
+    assert open_details(second) == open_details(first)
+    bodies = (
+        "() => [...document.querySelectorAll('#views details[open] .dae-view-body')].map((b) => b.innerHTML)"
+    )
+    assert second.evaluate(bodies) == first.evaluate(bodies)
+    controls = """() => ['#kind input:checked', '#strength', '#seed', '#compare'].map((s) =>
+        document.querySelector(s).value).concat(['#strength-value', '#source-caption'].map((s) =>
+        document.querySelector(s).textContent))"""
+    assert second.evaluate(controls) == first.evaluate(controls)
+
+
+def test_a_link_restores_a_sample_its_comparison_and_views_in_a_fresh_browser(browser, url):
+    first = open_page(browser, url, LAPTOP)
+    try:
+        pick_sample(first, 34)
+        choose_kind(first, "mask")
+        slide(first, "0.4")
+        type_seed(first, "7")
+        act(first, lambda: choose_beside(first, "plain-ae"))
+        open_views(first, ("layers", "learning"))
+        link = address(first)
+        assert f"digit={load_test_indices()[34]}" in link and "compare=plain-ae" in link, link
+        second = open_page(browser, url, LAPTOP, query=link.lstrip("?"))
+        try:
+            assert sample_of(second, "samples") == 34
+            assert np.array_equal(shown_digit(second, "noisy"), noisy_sample(34, "mask", 0.4, 7))
+            assert src(second, "compare-recon")
+            assert open_details(second) == ["curve", "layers", "learning"]
+            same_view(first, second)
+        finally:
+            close(second)
+    finally:
+        close(first)
+
+
+def test_a_link_restores_a_drawing_in_a_fresh_browser(browser, url):
+    first = open_page(browser, url, LAPTOP)
+    try:
+        act(first, lambda: draw_stroke(first, dx=40))
+        slide(first, "0.7")
+        type_seed(first, "11")
+        open_views(first, ("kinds",))
+        link = address(first)
+        digit = linked_digit(link)  # the link carries the digit drawn, as the page reduced it
+        assert np.array_equal(shown_digit(first, "clean"), digit)
+        second = open_page(browser, url, LAPTOP, query=link.lstrip("?"))
+        try:
+            assert np.array_equal(shown_digit(second, "clean"), digit)
+            assert np.array_equal(pixels(src(second, "noisy")), pixels(src(first, "noisy")))
+            assert np.array_equal(shown_digit(second, "noisy"), noisy_of(digit / 255, "gaussian", 0.7, 11))
+            assert open_details(second) == ["curve", "kinds"]
+            same_view(first, second)
+            assert second.locator(".dae-canvas-note").is_visible()  # says that the digit came with the link
+        finally:
+            close(second)
+    finally:
+        close(first)
+
+
+def test_a_link_restores_an_upload_in_a_fresh_browser(browser, url, tmp_path):
+    first = open_page(browser, url, LAPTOP)
+    try:
+        good = tmp_path / "seven.png"
+        Image.fromarray(sample_pixels(70)).resize((112, 112)).save(good)
+        input_tab(first, "Upload")
+        act(first, lambda: first.locator("#upload-file").set_input_files(str(good)))
+        link = address(first)
+        assert "tab=upload" in link, link
+        digit = linked_digit(link)
+        assert np.array_equal(shown_digit(first, "clean"), digit)
+        second = open_page(browser, url, LAPTOP, query=link.lstrip("?"))
+        try:
+            assert second.get_by_role("tab", name="Upload").get_attribute("aria-selected") == "true"
+            assert np.array_equal(shown_digit(second, "clean"), digit)
+            assert np.array_equal(pixels(src(second, "noisy")), pixels(src(first, "noisy")))
+            assert np.array_equal(shown_digit(second, "noisy"), noisy_of(digit / 255, "gaussian", 0.5, 0))
+            same_view(first, second)
+        finally:
+            close(second)
+    finally:
+        close(first)
+
+
+# ---- when the server fails, and the projector view ----------------------------------------------------
+
+TROUBLE = "The render service is down for a test."
+
+
+def test_a_failing_render_is_said_on_the_page_and_the_page_recovers(browser, url):
+    page = open_page(browser, url, LAPTOP)
+    try:
+        pick_sample(page, 8)
+        shown = {elem: src(page, elem) for elem in RESULTS}
+
+        def refuse(route):
+            route.fulfill(status=500, content_type="application/json", body=json.dumps({"error": TROUBLE}))
+
+        page.route("**/dae/render", refuse)
+        page.locator("#strength").fill("0.9")
+        # Said where the results are, and asked again, later each time (the second failure's wait is 1 s).
+        page.wait_for_function(
+            """t => { const n = document.querySelector('#render-problem');
+            return n && !n.hidden && n.textContent.includes(t) && n.textContent.includes('in 1.0 s'); }""",
+            arg=TROUBLE,
+        )
+        note = page.locator("#render-problem")
+        assert note.is_visible() and "not current" in note.inner_text()
+        # The results it had stay on screen, marked and dimmed as not current.
+        stale = page.evaluate("""() => {
+            const s = document.querySelector('#render-problem').closest('.dae-stale');
+            const row = s && s.querySelector('.dae-results-row');
+            return row ? Number(getComputedStyle(row).opacity) : null; }""")
+        assert stale is not None and stale < 1, stale
+        assert {elem: src(page, elem) for elem in RESULTS} == shown
+        assert page.locator(".toast-body").count() == 0
+
+        # The server answers again: the page asks again by itself, shows the latest state and says no more.
+        since = page.evaluate("() => performance.now()")
+        page.unroute("**/dae/render")
+        page.wait_for_function(
+            """since => window.__shown.some((d) => d.sentAt >= since && !d.live)
+            && document.querySelector('#render-problem').hidden && !document.querySelector('.dae-stale')""",
+            arg=since,
+        )
+        assert np.array_equal(shown_digit(page, "noisy"), noisy_sample(8, "gaussian", 0.9, 0))
+        assert all(src(page, elem) for elem in RESULTS)
+    finally:
+        close(page)
+
+
+def test_the_projector_view_shows_the_results_larger(browser, url):
+    digit = f"digit={load_test_indices()[40]}"
+    page = open_page(browser, url, LAPTOP, query=digit)
+    try:
+        normal = {elem: box(page, f"#{elem} img")["width"] for elem in RESULTS}
+        guess = page.locator("#clean .dae-guess").evaluate("(g) => parseFloat(getComputedStyle(g).fontSize)")
+        toggle = page.locator("#present")
+        assert toggle.get_attribute("aria-pressed") == "false"
+        toggle.click()
+        page.wait_for_function("() => document.body.classList.contains('dae-present')")
+        large = {elem: box(page, f"#{elem} img")["width"] for elem in RESULTS}
+        assert all(large[e] >= 1.2 * normal[e] for e in RESULTS), (normal, large)
+        # Only the results: no controls; each with its short caption and its reading, in large type.
+        assert page.locator("#strength").is_hidden() and page.locator("#kind").is_hidden()
+        assert [page.locator(f"#{e} figcaption").inner_text() for e in RESULTS] == [
+            "Input",
+            "Noisy",
+            "DAE",
+            "Error",
+        ]
+        bigger = page.locator("#clean .dae-guess").evaluate("(g) => parseFloat(getComputedStyle(g).fontSize)")
+        assert bigger >= 1.2 * guess, (guess, bigger)
+        assert toggle.get_attribute("aria-pressed") == "true" and "present=1" in address(page)
+        page.screenshot(path=ARTIFACTS / "laptop-6-projector.png")
+        # Save figure: the results as one PNG, drawn by the server.
+        with page.expect_download() as download:
+            page.locator("#save-figure").click()
+        figure = Image.open(download.value.path())
+        assert figure.format == "PNG" and figure.width >= 400, (figure.format, figure.size)
+    finally:
+        close(page)
+
+    # A link with present=1 opens in it; the toggle brings the normal view back.
+    page = open_page(browser, url, LAPTOP, query=digit + "&present=1")
+    try:
+        assert page.evaluate("() => document.body.classList.contains('dae-present')")
+        assert all(abs(box(page, f"#{e} img")["width"] - large[e]) <= 1 for e in RESULTS)
+        toggle = page.locator("#present")
+        assert toggle.get_attribute("aria-pressed") == "true"
+        toggle.click()
+        page.wait_for_function("() => !document.body.classList.contains('dae-present')")
+        assert all(abs(box(page, f"#{e} img")["width"] - normal[e]) <= 1 for e in RESULTS)
+        assert toggle.get_attribute("aria-pressed") == "false" and "present=" not in address(page)
+        assert page.locator("#strength").is_visible()  # the controls are back, and the long captions
+        assert page.locator("#clean figcaption").inner_text() == "Input (as the model sees it)"
+    finally:
+        close(page)
+
+
+# ---- the Train tab: a real (small) run in the worker process --------------------------------------------
+
+# Every progress line the Train tab shows, with its bar's value at that moment.
+WATCH_PROGRESS = """() => { window.__progress = [];
+  const line = document.querySelector('#train-progress'), bar = document.querySelector('#train-bar');
+  new MutationObserver(() => window.__progress.push([line.textContent, bar.value]))
+    .observe(line, {childList: true, characterData: true, subtree: true}); }"""
+
+
+@pytest.mark.timeout(900)
+def test_a_small_training_run_reports_progress_and_your_model_goes_beside_the_dae(browser, url):
+    if real_mnist_root() is None:
+        pytest.skip(
+            "the Train tab needs MNIST in data/MNIST/raw or $DAE_MNIST_ROOT (a run would download it)"
+        )
+    page = open_page(browser, url, LAPTOP)
+    try:
+        yours = page.locator("#compare option[value=yours]")
+        assert yours.get_attribute("hidden") is not None  # no model of this page's own yet
+        page.get_by_role("tab", name="Train").click()
+        start = page.locator("#train-start")
+        start.wait_for()
+        # The fewest digits offered (the settings' other choices stay at the page's defaults).
+        offered = page.locator("#train-digits option").evaluate_all(
+            "(all) => all.map((o) => Number(o.value))"
+        )
+        page.locator("#train-digits").select_option(str(min(offered)))
+        page.wait_for_function("() => document.querySelector('#train-estimate').textContent.includes('s')")
+        page.evaluate(WATCH_PROGRESS)
+        start.click()
+        # At least three reports of the run as it goes, each further along (its digits and its bar).
+        page.wait_for_function(
+            """() => new Set(window.__progress
+                .filter(([t, v]) => / of [\\d,]+ digits/.test(t) && v > 0 && v < 1)
+                .map(([t, v]) => v)).size >= 3""",
+            timeout=TRAINING,
+        )
+        along = [(t, v) for t, v in page.evaluate("() => window.__progress") if 0 < v < 1]
+        assert [v for _, v in along] == sorted(v for _, v in along), along
+        assert all(f"of {min(offered):,} digits" in t for t, _ in along), along  # the run chosen
+        page.wait_for_function(
+            "() => document.querySelector('#train-progress').textContent.startsWith('Done.')",
+            timeout=TRAINING,
+        )
+        assert page.locator("#train-bar").evaluate("(b) => b.value") == 1
+        assert page.locator("#train-chart svg").count() >= 1
+        assert (
+            page.locator("#train-recons img").count() == 16
+        )  # 8 noisy test digits and what it makes of them
+        assert page.locator("#train-yours").is_visible()
+        page.screenshot(path=ARTIFACTS / "laptop-7-trained.png", full_page=True)
+
+        # Your model is offered beside the DAE, and shows its own reconstruction.
+        page.wait_for_function("() => !document.querySelector('#compare option[value=yours]').hidden")
+        pick_sample(page, 3)
+        act(page, lambda: choose_beside(page, "yours"))
+        assert src(page, "compare-recon") and src(page, "compare-error")
+        assert page.locator(".dae-compare-title").inner_text() == "your model"
+        assert "compare=yours" in address(page)
+    finally:
+        close(page)
