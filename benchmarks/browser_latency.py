@@ -57,6 +57,7 @@ VIEWS = ("curve", "layers", "latent-map", "learning")
 MOVE_SLIDER = """value => { const s = document.querySelector('#strength');
   s.value = value; s.dispatchEvent(new Event('input', {bubbles: true})); }"""
 
+
 def wait_both(page, t0: float) -> tuple[float, float]:
     """(ms until the results are shown, ms until the views are) for the event at t0."""
     return tuple(page.evaluate(WAIT_BOTH, t0))
