@@ -74,22 +74,22 @@ def bench_handler(repeats: int) -> None:
     same = lambda i: {"kind": "sample", "index": 42}  # noqa: E731
     fresh = lambda i: {"kind": "sample", "index": i % len(samples)}  # noqa: E731
     cases = {
-        "slider move over a sample": lambda i: (same(i), False, [], 0),
-        "the same with the quality curve open, warm (slider move)": lambda i: (same(i), False, ["curve"], 0),
+        "slider move over a sample": lambda i: (same(i), None, [], 0),
+        "the same with the quality curve open, warm (slider move)": lambda i: (same(i), None, ["curve"], 0),
         "the same with the quality curve open, cold (new digit)": (
-            lambda i: (fresh(i), False, ["curve"], 10**6 + i)
+            lambda i: (fresh(i), None, ["curve"], 10**6 + i)
         ),
-        "the same with Compare (U-Net too)": lambda i: (same(i), True, [], 0),
-        "Compare and the quality curve, warm (slider move)": lambda i: (same(i), True, ["curve"], 0),
+        "the same with Compare (U-Net too)": lambda i: (same(i), "unet", [], 0),
+        "Compare and the quality curve, warm (slider move)": lambda i: (same(i), "unet", ["curve"], 0),
         "Compare and the quality curve, cold (new digit)": (
-            lambda i: (fresh(i), True, ["curve"], 2 * 10**6 + i)
+            lambda i: (fresh(i), "unet", ["curve"], 2 * 10**6 + i)
         ),
-        "a new drawing (120 stroke points -> 28 x 28, then the results)": (lambda i: (drawing, False, [], 0)),
-        "with layer by layer open": lambda i: (same(i), False, ["layers"], 0),
-        "with the code space open": lambda i: (same(i), False, ["latent-map"], 0),
-        "with how it learned open": lambda i: (same(i), False, ["learning"], 0),
-        "with every view open, warm curve": lambda i: (same(i), False, list(VIEWS), 0),
-        "Compare and every view open, warm curve": lambda i: (same(i), True, list(VIEWS), 0),
+        "a new drawing (120 stroke points -> 28 x 28, then the results)": (lambda i: (drawing, None, [], 0)),
+        "with layer by layer open": lambda i: (same(i), None, ["layers"], 0),
+        "with the code space open": lambda i: (same(i), None, ["latent-map"], 0),
+        "with how it learned open": lambda i: (same(i), None, ["learning"], 0),
+        "with every view open, warm curve": lambda i: (same(i), None, list(VIEWS), 0),
+        "Compare and every view open, warm curve": lambda i: (same(i), "unet", list(VIEWS), 0),
     }
     denoiser, reference = served.denoiser, served.means
 
@@ -145,7 +145,7 @@ def bench_handler(repeats: int) -> None:
         extra = statistics.median(a - b for a, b in zip(times[curve_case], times[plain_case]))
         ratio = statistics.median(times[curve_case]) / statistics.median(times[plain_case])
         print(f"  +{extra:.1f} ms, {ratio:.2f}x: {curve_case}")
-    for compare in (False, True):  # what the views add to an answer
+    for compare in (None, "unet"):  # what the views add to an answer
         answer = denoise_tab.render(
             served,
             {
@@ -160,7 +160,7 @@ def bench_handler(repeats: int) -> None:
         sizes = ", ".join(f"{name} {len(markup) / 1000:.1f} k" for name, markup in answer["views"].items())
         size = len(json.dumps(answer)) / 1000
         print(f"answer size{' with Compare' if compare else ''}: {size:.0f} k characters; views: {sizes}")
-    picture = len(served.map_picture or "") / 1000
+    picture = len(served.models["dae"].map_picture or "") / 1000
     print(f"the code map's picture, sent once with the page: {picture:.0f} k characters")
 
 

@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import base64
 import io
+import json
 import math
 import random
 import statistics
@@ -233,9 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     frames = stroke_frames()
-    print(
-        f"canvas frames: {len(frames)}, {np.mean([len(f) for f in frames]) / 1000:.1f} kB on average as sent"
-    )
+    size = np.mean([len(json.dumps(f)) for f in frames]) / 1000
+    print(f"canvas frames: {len(frames)}, {size:.1f} kB on average as sent")
     with app_server(root=args.app) as (url, server):
         for students in args.students:
             r = run_class(url, server, students, args.seconds, frames, args.server_function)
