@@ -102,14 +102,14 @@ def figure_png(served: Served, request: dict) -> bytes:
 def caption(request: dict, answer: dict) -> str:
     """ "MNIST test digit #6862, a 3 · Gaussian σ 0.50, seed 7 · PSNR: noisy 9.4 dB, DAE 19.2 dB"."""
     kind = CORRUPTIONS[request["noise"]]
-    psnr = ", ".join(
-        f"""{
-            "DAE" if name == "dae" else answer.get("compare_title") if name == answer.get("compare") else name
-        } """
-        f"{scores['psnr']:.1f} dB"
-        for name, scores in (answer.get("metrics") or {}).items()
-        if "psnr" in scores
-    )
+
+    def title(name: str) -> str:
+        if name == "dae":
+            return "DAE"
+        return (answer.get("compare_title") or name) if name == answer.get("compare") else name
+
+    scores = (answer.get("metrics") or {}).items()
+    psnr = ", ".join(f"{title(name)} {s['psnr']:.1f} dB" for name, s in scores if "psnr" in s)
     what = answer.get("caption") or "a digit drawn or uploaded"
     return (
         f"{what} · {kind.label} {kind.strength_name.split()[0]} {float(request['strength']):.2f}, "
