@@ -4,7 +4,15 @@ import shutil
 import pytest
 import torch
 
-from dae.data import MNIST_FILES, DataError, load_mnist, shuffled_batches, to_float
+from dae.data import (
+    MNIST_FILES,
+    DataError,
+    download_mnist,
+    have_mnist,
+    load_mnist,
+    shuffled_batches,
+    to_float,
+)
 from tools.synthetic import TRAIN_SEED, synthetic_digits, write_idx, write_mnist_split_files
 
 
@@ -129,3 +137,69 @@ def test_shuffled_batches_cover_the_split_once():
 def test_to_float_range():
     x = to_float(torch.tensor([[[0, 51, 255]]], dtype=torch.uint8))
     assert x.shape == (1, 1, 1, 3) and x.flatten().tolist() == pytest.approx([0.0, 0.2, 1.0], abs=1e-7)
+
+
+# ---- download_mnist, with the network replaced by a table of mirrors and their files ---------------------
+
+
+@pytest.fixture
+def mirrors(tiny_mnist, monkeypatch):
+    """Two fake mirrors serving the tiny set's four .gz archives (MD5s made here); `served[url] = bytes`
+    changes what a URL answers, a missing URL raises as an unreachable host does."""
+    import hashlib
+    import io
+    import urllib.error
+    import urllib.request
+
+    from torchvision.datasets import MNIST
+
+    archives = {
+        f"{name}.gz": gzip.compress((tiny_mnist / "MNIST" / "raw" / name).read_bytes())
+        for name in MNIST_FILES
+    }
+    monkeypatch.setattr(MNIST, "resources", [(n, hashlib.md5(b).hexdigest()) for n, b in archives.items()])
+    monkeypatch.setattr(MNIST, "mirrors", ["http://one.invalid/", "http://two.invalid/"])
+    served = {m + n: b for m in MNIST.mirrors for n, b in archives.items()}
+
+    def urlopen(url, timeout=None):
+        if url not in served:
+            raise urllib.error.URLError("unreachable")
+        return io.BytesIO(served[url])
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    return served, archives
+
+
+def test_download_writes_the_four_archives_and_says_how_far_it_is(mirrors, tmp_path):
+    _, archives = mirrors
+    seen = []
+    assert not have_mnist(tmp_path)
+    download_mnist(tmp_path, lambda done, total: seen.append(done))
+    assert have_mnist(tmp_path)
+    for name, data in archives.items():
+        assert (tmp_path / "MNIST" / "raw" / name).read_bytes() == data
+    assert seen == sorted(seen) and seen[-1] == sum(map(len, archives.values()))
+    images, labels = load_mnist(tmp_path, train=False, download=False)
+    assert len(images) == len(labels) == 128
+
+
+def test_a_damaged_download_is_never_kept_and_the_next_mirror_is_tried(mirrors, tmp_path):
+    served, archives = mirrors
+    name = "t10k-labels-idx1-ubyte.gz"
+    served["http://one.invalid/" + name] = b"\x1f\x8b not the archive"
+    download_mnist(tmp_path)
+    assert (tmp_path / "MNIST" / "raw" / name).read_bytes() == archives[name]  # from the second mirror
+
+
+def test_no_mirror_no_files_and_one_message(mirrors, tmp_path):
+    served, _ = mirrors
+    name = "train-images-idx3-ubyte.gz"
+    served.pop("http://one.invalid/" + name)
+    served["http://two.invalid/" + name] = b"truncated"
+    with pytest.raises(DataError, match="MNIST could not be downloaded") as e:
+        download_mnist(tmp_path)
+    assert "one.invalid" in str(e.value) and "arrived damaged" in str(e.value)
+    raw = tmp_path / "MNIST" / "raw"
+    assert list(raw.iterdir()) == [] and not have_mnist(
+        tmp_path
+    )  # the first archive failed: nothing, not even a part

@@ -183,3 +183,26 @@ def test_an_upload_must_name_its_session_and_carry_bytes(route_client):
     assert "names no session" in client.post("/dae/upload", content=b"x").json()["error"]
     r = client.post("/dae/upload", params={"session": SESSION}, content=b"")
     assert r.status_code == 400 and "empty" in r.json()["error"]
+
+
+def test_the_figure_route_answers_a_png_or_one_line(served):
+    from webapp import denoise_tab
+
+    route = PageRoutes(lambda r: denoise_tab.render(served, r), trainer=None, served=served)
+    with TestClient(Starlette(routes=route.routes())) as client:
+        body = {
+            "session": SESSION,
+            "source": {"kind": "sample", "index": 5},
+            "noise": "gaussian",
+            "strength": 0.5,
+        }
+        r = client.post("/dae/figure", json=body)
+        assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+        assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
+        r = client.post("/dae/figure", json=body | {"source": {"kind": "none"}})
+        assert (
+            r.status_code == 400
+            and "no result to save" in r.json()["error"]
+            and "\n" not in r.json()["error"]
+        )
+    route.scheduler.close()
