@@ -11,7 +11,9 @@ class InputError(ValueError):
 
 def shown(value: object, limit: int = 40) -> str:
     """A value as a message quotes it: its repr, cut to `limit` characters (a message never echoes a long
-    input)."""
+    input). A value that is missing is "nothing", not Python's None."""
+    if value is None:
+        return "nothing"
     try:
         text = repr(value)
     except ValueError:  # an int too long to print

@@ -9,6 +9,7 @@ under them the quality curve, and the stages of "Layer by layer", when those vie
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
 
@@ -44,6 +45,9 @@ def figure_png(served: Served, request: dict) -> bytes:
     answer = denoise_tab.render(served, dict(request, live=False))
     images = answer.get("images") or {}
     if "recon" not in images:
+        status = answer.get("status") or ""
+        if status.startswith("⚠️"):  # the render's own reason (a bad seed, ...), as plain text
+            raise InputError(html.unescape(re.sub(r"<[^>]+>", " ", status)).removeprefix("⚠️").strip())
         raise InputError("There is no result to save yet: draw, pick or upload a digit first.")
     shown = [k for k in CAPTIONS if k in images]
     captions = dict(CAPTIONS, **{"compare-recon": answer.get("compare_title") or "compared"})

@@ -189,20 +189,15 @@ def test_the_figure_route_answers_a_png_or_one_line(served):
     from webapp import denoise_tab
 
     route = PageRoutes(lambda r: denoise_tab.render(served, r), trainer=None, served=served)
+    sample = {"kind": "sample", "index": 5}
+    body = {"session": SESSION, "source": sample, "noise": "gaussian", "strength": 0.5, "seed": "0"}
     with TestClient(Starlette(routes=route.routes())) as client:
-        body = {
-            "session": SESSION,
-            "source": {"kind": "sample", "index": 5},
-            "noise": "gaussian",
-            "strength": 0.5,
-        }
         r = client.post("/dae/figure", json=body)
         assert r.status_code == 200 and r.headers["content-type"] == "image/png"
         assert r.content[:8] == b"\x89PNG\r\n\x1a\n"
         r = client.post("/dae/figure", json=body | {"source": {"kind": "none"}})
-        assert (
-            r.status_code == 400
-            and "no result to save" in r.json()["error"]
-            and "\n" not in r.json()["error"]
-        )
+        assert r.status_code == 400
+        assert r.json() == {"error": "There is no result to save yet: draw, pick or upload a digit first."}
+        r = client.post("/dae/figure", json=body | {"seed": None})  # the render's own reason, in plain words
+        assert r.json() == {"error": "The seed must be a whole number from 0 to 2,147,483,647 (got nothing)."}
     route.scheduler.close()
