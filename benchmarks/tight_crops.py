@@ -21,27 +21,10 @@ import torch
 from PIL import Image
 
 from dae.samples import load_samples
-from tools.synthetic import make_photo
+from tools.synthetic import make_photo, mnist_scan
 from webapp.digits.upload import read_upload
 from webapp.errors import InputError
 from webapp.served import load_served
-
-
-def scan(digit: np.ndarray, crop: bool, side: int = 160) -> bytes:
-    """A 28 x 28 digit as a dark-on-white PNG `side` px long: the whole frame, or only its ink's bounding
-    box."""
-    ink = digit
-    if crop:
-        rows, cols = np.nonzero(digit > 0.05)
-        ink = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = ink.shape
-    scale = side / max(h, w)
-    image = Image.fromarray(((1 - ink) * 255).astype(np.uint8)).resize(
-        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC
-    )
-    buffer = io.BytesIO()
-    image.save(buffer, format="png")
-    return buffer.getvalue()
 
 
 def cropped_photo(jpeg: bytes, box: tuple[int, int, int, int]) -> bytes:
@@ -77,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = [make_photo(samples[i % len(samples)], rng) for i in range(args.photos)]
     photo_labels = np.array([labels[i % len(samples)] for i in range(args.photos)])
     sets = {
-        "MNIST digits, with a margin": ([scan(d, crop=False) for d in samples], labels),
-        "MNIST digits, cropped to the ink": ([scan(d, crop=True) for d in samples], labels),
+        "MNIST digits, with a margin": ([mnist_scan(d, crop=False) for d in samples], labels),
+        "MNIST digits, cropped to the ink": ([mnist_scan(d, crop=True) for d in samples], labels),
         "photos, as taken": ([ph.jpeg for ph in photos], photo_labels),
         "photos, cropped to the ink": ([cropped_photo(ph.jpeg, ph.ink_box) for ph in photos], photo_labels),
     }

@@ -73,6 +73,22 @@ def write_synthetic_mnist(root: str | Path, n_train: int, n_test: int) -> Path:
     )
 
 
+def mnist_scan(digit: np.ndarray, crop: bool, side: int = 160) -> bytes:
+    """A 28 x 28 digit as a dark-on-white PNG `side` px long (a scan, a screenshot): the whole frame, or only
+    its ink's bounding box, as a phone's crop tool leaves it."""
+    if crop:
+        rows, cols = np.nonzero(digit > 0.05)
+        digit = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    h, w = digit.shape
+    scale = side / max(h, w)
+    image = Image.fromarray(((1 - digit) * 255).astype(np.uint8)).resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="png")
+    return buffer.getvalue()
+
+
 # --- Photos of digits on paper ---------------------------------------------------------------------
 
 # (ink, paper) colours as RGB in [0, 1]: dark or coloured ink on light paper ...

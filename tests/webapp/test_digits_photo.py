@@ -10,7 +10,7 @@ from PIL import Image
 
 from dae.samples import load_samples
 from tests.support import assert_mnist_like, middle_row_width, save, stroke_canvas
-from tools.synthetic import agreement, make_photo
+from tools.synthetic import agreement, make_photo, mnist_scan
 from webapp.digits.mnist_format import MNIST_STROKE
 from webapp.digits.photo import image_ink
 from webapp.digits.upload import read_upload
@@ -156,21 +156,6 @@ def test_a_tightly_cropped_photo_still_has_its_digit(tmp_path):
     assert_mnist_like(digit)
 
 
-def scan(digit: np.ndarray, crop: bool, side: int = 160) -> bytes:
-    """A 28 x 28 digit as a dark-on-white PNG `side` px long, whole or cropped to its ink's bounding box."""
-    if crop:
-        rows, cols = np.nonzero(digit > 0.05)
-        digit = digit[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
-    h, w = digit.shape
-    scale = side / max(h, w)
-    image = Image.fromarray(((1 - digit) * 255).astype(np.uint8)).resize(
-        (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BICUBIC
-    )
-    buffer = io.BytesIO()
-    image.save(buffer, format="png")
-    return buffer.getvalue()
-
-
 def test_scans_cropped_to_their_ink_give_the_same_digit_as_with_a_margin():
     """A phone's crop tool leaves the ink touching every edge: still the digit (none 'looks blank'), and the
     MNIST recipe (box, then centre of mass) gives what the same scan with its margin gives."""
@@ -179,6 +164,6 @@ def test_scans_cropped_to_their_ink_give_the_same_digit_as_with_a_margin():
         :24
     ]  # a '1' cropped is a bar of ink: no edge to it
     for i in wide:
-        margin = read_upload(io.BytesIO(scan(samples[i], crop=False))).digit
-        cropped = read_upload(io.BytesIO(scan(samples[i], crop=True))).digit
+        margin = read_upload(io.BytesIO(mnist_scan(samples[i], crop=False))).digit
+        cropped = read_upload(io.BytesIO(mnist_scan(samples[i], crop=True))).digit
         assert agreement(cropped, margin) >= 18, f"sample {i}"
