@@ -1,17 +1,20 @@
 """What a person feels in the browser: Chromium (Playwright) against a local `python app.py`.
 
-    python -m benchmarks.browser_latency [--strokes 10] [--delay-ms 150] [--views]
+    python -m benchmarks.browser_latency [--views] [--compare unet] [--while-training]
+                                         [--strokes 10] [--delay-ms 150]
 
 Each figure is timed inside the page, from the event to the moment the answer is on screen (the
 page's controller announces every answer with the time its request was sent, so an answer to an
 older request never counts for a newer event); medians over the tries:
 - pen lifted -> the final reconstruction shown;
-- one ArrowRight on the strength slider -> its noisy image and reconstruction shown;
+- one step of the strength slider -> its noisy image and reconstruction shown;
 - reconstructions shown per second while a 2 s stroke is being drawn;
 then the same through a local TCP proxy that delays every chunk by half of --delay-ms each way
 (what a hosted Space's round trip adds). With --views every view under the results is open
 (quality against noise, layer by layer, the code space, how it learned), and the time until they
-follow (the answer to the request that carries them) is reported too. Everything runs on
+follow (the answer to the request that carries them) is reported too; with --compare MODEL that
+model is beside the DAE (two models in every answer); with --while-training another page runs the
+Train tab's longest run all the while. Everything runs on
 127.0.0.1 and stops by itself.
 """
 
@@ -171,6 +174,22 @@ def open_views(page) -> None:
     )
 
 
+def train_meanwhile(url: str) -> str:
+    """Start the longest Train-tab run the page offers, for another session, and wait until it trains."""
+    import httpx
+
+    settings = {"noise": "blind", "code_size": 256, "digits": 600_000, "seed": 0}
+    body = {"session": "benchmark-trainer", "action": "start", "settings": settings}
+    state = httpx.post(url + "dae/train", json=body, timeout=30).json()
+    deadline = time.monotonic() + 120
+    while not (state.get("progress") or {}).get("step"):
+        if state.get("state") in ("failed", "done", "stopped") or time.monotonic() > deadline:
+            raise SystemExit(f"the training run did not start: {state.get('state')} {state.get('message')}")
+        time.sleep(0.5)
+        state = httpx.post(url + "dae/train", json=body | {"action": "status"}, timeout=30).json()
+    return f"another page trains meanwhile, on {state['progress']['device']}"
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -178,17 +197,24 @@ def main() -> None:
     p.add_argument("--strokes", type=int, default=10)
     p.add_argument("--delay-ms", type=float, default=150.0)
     p.add_argument("--views", action="store_true", help="measure with every view under the results open")
+    p.add_argument(
+        "--compare", metavar="MODEL", help="a model beside the DAE (unet, plain-ae, ...): two models"
+    )
     args = p.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with app_server() as (url, _), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         port = int(url.rstrip("/").rsplit(":", 1)[1])
+        if args.while_training:
+            print(train_meanwhile(url), flush=True)
         proxied = f"http://127.0.0.1:{delaying_proxy(port, args.delay_ms / 2000)}/"
         for name, address in (("loopback", url), (f"+{args.delay_ms:g} ms round trip", proxied)):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
             page.goto(address, wait_until="load")
             page.wait_for_function("() => window.DAE && window.DAE.started")
+            if args.compare:
+                page.locator("#compare").select_option(args.compare)
             if args.views:
                 page.locator("#sketch [data-action=clear]").wait_for()
                 # a first digit, so that every view has something to show

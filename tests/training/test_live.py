@@ -66,3 +66,48 @@ def test_the_losses_are_recorded_against_the_digits_seen(reports):
     assert seen == [640, 1280, 1600]  # every 10 steps of 64, and the last step
     assert all(loss > 0 for _, loss in itertools.chain(last["train_loss"], last["test_loss"]))
     assert last["test_loss"], "a held-out loss after the epoch"
+
+
+def small_run(root, **settings) -> list[dict]:
+    data = (*load_mnist(root, train=True), *load_mnist(root, train=False))
+    return list(live_run(LiveSettings(digits=15_000, data_dir=str(root), threads=1, **settings), data))
+
+
+def test_a_plain_autoencoder_run_never_adds_noise(tiny_mnist, monkeypatch):
+    import dae.training.loop as loop
+
+    shown = []
+    real = loop.corrupt
+
+    def watched(clean, config, generator):
+        out = real(clean, config, generator)
+        shown.append(torch.equal(out, clean))
+        return out
+
+    monkeypatch.setattr(loop, "corrupt", watched)
+    small_run(tiny_mnist, noise="none")
+    assert len(shown) >= 8 and all(shown)  # 512 digits, batch 64: every batch (and the test set) clean
+    shown.clear()
+    small_run(tiny_mnist, noise="gaussian", strength=0.5)
+    assert len(shown) >= 8 and not any(shown)
+
+
+def test_a_2_number_code_run_gives_a_2_number_code_and_its_plane(tiny_mnist):
+    last = small_run(tiny_mnist, code_size=2)[-1]
+    model = make_model("dae", {"code_size": 2})
+    model.load_state_dict(last["state"])
+    assert tuple(model.encode(torch.rand(5, 1, 28, 28)).shape) == (5, 2)
+    assert last["code_map"] is not None and tuple(last["code_map"]["points"].shape) == (128, 2)
+
+
+def test_every_report_survives_a_pickle_round_trip(reports):
+    """On ZeroGPU the run is a forked process: its reports reach the app pickled."""
+    import pickle
+
+    for report in (reports[0], reports[-1]):
+        back = pickle.loads(pickle.dumps(report))
+        assert back.keys() == report.keys()
+        assert all(torch.equal(back["state"][k], v) for k, v in report["state"].items())
+        assert back["train_loss"] == report["train_loss"] and back["config"] == report["config"]
+    settings = LiveSettings(noise="mask", strength=0.5, code_size=16)
+    assert pickle.loads(pickle.dumps(settings)) == settings
