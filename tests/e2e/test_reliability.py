@@ -137,7 +137,7 @@ def test_nan_and_inf_over_raw_http(server, tmp_path, strength, seed, message):
         (-1, 0, "mask", "from 0 to 0.9"),
         (0.5, -5, "mask", "whole number"),
         (0.5, 10**30, "mask", "whole number"),
-        (0.5, 0, "blur", "Unknown noise kind"),
+        (0.5, 0, "speckle", "Unknown noise kind"),
         (0.5, 0, "", "Unknown noise kind"),
     ],
 )
