@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    trainer = None if args.no_training else Trainer(data_folder(args.data_dir), SessionModels())
+    trainer = None
+    if not args.no_training:
+        trainer = Trainer(data_folder(args.data_dir), SessionModels(), judge=served.denoiser.probabilities)
     served.yours = trainer.models if trainer is not None else None
     demo = build_demo(served, trainer)
     # quiet: Gradio's own start-up lines would tell people to "set share=True in launch()"; ours name --share.

@@ -23,6 +23,7 @@ from PIL import Image  # noqa: E402
 from dae.noise import CORRUPTIONS  # noqa: E402
 
 from . import denoise_tab  # noqa: E402
+from .engine import whole_number  # noqa: E402
 from .errors import InputError  # noqa: E402
 from .served import Served  # noqa: E402
 
@@ -49,6 +50,7 @@ def figure_png(served: Served, request: dict) -> bytes:
         if status.startswith("⚠️"):  # the render's own reason (a bad seed, ...), as plain text
             raise InputError(html.unescape(re.sub(r"<[^>]+>", " ", status)).removeprefix("⚠️").strip())
         raise InputError("There is no result to save yet: draw, pick or upload a digit first.")
+    request = dict(request, seed=whole_number(request.get("seed")))  # the seed the render used: 7.0 -> 7
     shown = [k for k in CAPTIONS if k in images]
     captions = dict(CAPTIONS, **{"compare-recon": answer.get("compare_title") or "compared"})
     curve = "curve" in (answer.get("views") or {})

@@ -1,7 +1,7 @@
 """The page's own routes, beside Gradio's: every call the page's scripts make, under /dae/.
 
     POST /dae/render   contract.RenderRequest -> RenderAnswer, in the page's turn (scheduler.FairScheduler)
-    POST /dae/upload   ?session=..., a picture's bytes -> {digit, preview} or {error}
+    POST /dae/upload   ?session=..., a picture's bytes -> {digit, preview} or {error} (busy included)
     POST /dae/figure   a RenderRequest -> the results as a PNG (figure.py)
     POST /dae/train    {session, action: "start" | "stop" | "status" | "open", settings} -> the run's state
     GET  /dae/model    ?session=... -> your model as a checkpoint folder in a zip
@@ -34,6 +34,10 @@ from .serving import error, return_freed_memory
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,64}")
 RENDER_WORKERS = min(2, os.cpu_count() or 1)
 log = logging.getLogger("webapp")
+
+
+def busy_message(answer: dict) -> str:
+    return f"Many students are asking at once: please try again in {answer['wait'] / 1000:.1f} s."
 
 
 class PageRoutes:
@@ -84,15 +88,19 @@ class PageRoutes:
             return error(
                 500, "The server could not read this picture (an error in the app); please try again."
             )
-        return JSONResponse(
-            answer if answer is not SUPERSEDED else {"error": "A newer upload took this one's place."}
-        )
+        if answer is SUPERSEDED:
+            answer = {"error": "A newer request of this page took the upload's place: please send it again."}
+        elif answer.get("busy"):
+            answer = {"error": busy_message(answer)}
+        return JSONResponse(answer)
 
     async def figure_call(self, request: Request) -> Response:
         async def draw(payload: dict, session: str) -> Any:
             png = await self.scheduler.submit(session, True, lambda: figure.figure_png(self.served, payload))
             if png is SUPERSEDED:
                 raise InputError("A newer request took this one's place.")
+            if isinstance(png, dict):  # busy: too many pages waiting
+                raise InputError(busy_message(png))
             return png
 
         response = await self.json_call(request, draw)

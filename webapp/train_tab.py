@@ -58,6 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 STALE = 30.0  # seconds without a progress request before a run counts as abandoned
 MAX_MODELS = 16  # session models kept at once (the least recently used goes first)
 MODEL_TTL = 2 * 3600.0  # seconds an unused session model is kept
+MAX_LINE = 32  # runs waiting at once; more are told to come back later
 SPEED = {"cpu": 2_000, "cuda": 30_000}  # images/s assumed for an estimate until a run has measured one
 
 
@@ -93,11 +94,11 @@ def parse_settings(value: object, data_dir: str) -> LiveSettings:
             )
         strength = float(strength)
     code_size, digits, seed = value.get("code_size"), value.get("digits"), value.get("seed")
-    if code_size not in CODE_SIZES or isinstance(code_size, bool):
+    if code_size not in CODE_SIZES or type(code_size) is not int:  # 16.0 would reach the model and fail there
         raise InputError(
             f"The code size must be one of {', '.join(map(str, CODE_SIZES))} (got {shown(code_size)})."
         )
-    if digits not in DIGITS or isinstance(digits, bool):
+    if digits not in DIGITS or type(digits) is not int:
         raise InputError(
             f"Train on one of {', '.join(f'{d:,}' for d in DIGITS)} digits (got {shown(digits)})."
         )
@@ -223,9 +224,12 @@ class Run:
 class Trainer:
     """Runs the Train tab's runs one at a time (see the module's docstring)."""
 
-    def __init__(self, data_dir: str | Path, models: SessionModels, zero_gpu: bool | None = None) -> None:
+    def __init__(
+        self, data_dir: str | Path, models: SessionModels, zero_gpu: bool | None = None, judge=None
+    ) -> None:
         self.data_dir = str(data_dir)
         self.models = models
+        self.judge = judge  # (m, 1, 28, 28) images -> (m, 10) probabilities: reads the strip's digits
         self.zero_gpu = spaces.config.Config.zero_gpu if zero_gpu is None else zero_gpu
         self.line: deque[Run] = deque()  # waiting, in order
         self.runs: dict[str, Run] = {}  # each session's latest run
@@ -248,6 +252,8 @@ class Trainer:
             old = self.runs.get(session)
             if old is not None and old.state in ("waiting", "downloading", "running"):
                 return old
+            if len(self.line) >= MAX_LINE:
+                raise InputError(f"{len(self.line)} runs are waiting already: please try again later.")
             run = Run(session, settings)
             self.runs[session] = run
             self.line.append(run)
@@ -507,6 +513,7 @@ def handle(trainer: Trainer, session: str, payload: dict[str, Any]) -> dict[str,
 def page_status(trainer: Trainer, session: str) -> dict[str, Any]:
     """What the Train tab shows: the run's state and place, its progress, chart and strip, and the
     estimates."""
+    from .captions import SURE, guess_of
     from .pictures import png_data_uri
     from .views.learning import live_loss_svg
 
@@ -539,6 +546,11 @@ def page_status(trainer: Trainer, session: str) -> dict[str, Any]:
             {"noisy": png_data_uri(n.numpy() / 255), "output": png_data_uri(o.numpy() / 255)}
             for n, o in zip(report["strip_noisy"], report["strip_output"])
         ]
+        p = None if trainer.judge is None else trainer.judge(report["strip_output"].unsqueeze(1) / 255)
+        if p is not None:  # the judge's reading of each reconstruction, as the results show it
+            for entry, (confidence, label) in zip(out["strip"], zip(*p.max(1))):
+                entry["guess"] = guess_of(int(label), float(confidence))
+                entry["unsure"] = float(confidence) < SURE
     return out
 
 

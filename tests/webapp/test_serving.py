@@ -201,3 +201,21 @@ def test_the_figure_route_answers_a_png_or_one_line(served):
         r = client.post("/dae/figure", json=body | {"seed": None})  # the render's own reason, in plain words
         assert r.json() == {"error": "The seed must be a whole number from 0 to 2,147,483,647 (got nothing)."}
     route.scheduler.close()
+
+
+def test_a_busy_server_says_so_for_figures_and_uploads(route_client, monkeypatch):
+    """Past the scheduler's bound a request is answered busy: the figure and upload routes say it in words."""
+    client, route = route_client
+
+    async def busy(session, final, job):
+        return {"busy": True, "wait": 1500}
+
+    monkeypatch.setattr(route.scheduler, "submit", busy)
+    r = client.post("/dae/figure", json={"session": SESSION, "noise": "gaussian"})
+    assert r.status_code == 400 and r.json() == {
+        "error": "Many students are asking at once: please try again in 1.5 s."
+    }
+    r = client.post("/dae/upload", params={"session": SESSION}, content=b"\x89PNG...")
+    assert r.status_code == 200 and r.json() == {
+        "error": "Many students are asking at once: please try again in 1.5 s."
+    }

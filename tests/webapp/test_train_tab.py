@@ -173,3 +173,35 @@ def test_with_no_gpu_lent_the_run_trains_on_the_cpu_and_says_so(mnist, monkeypat
     status = wait_for(trainer, "page", finished)
     assert status["state"] == "done" and status["has_model"], status["message"]
     assert "No GPU for this run" in status["message"] and "GPU quota" in status["message"]
+
+
+def test_the_strip_carries_the_judge_s_reading_of_each_reconstruction(monkeypatch):
+    """A hand-made judge: sure of a 3 for the first digit, unsure (30 %) of a 5 for the others."""
+
+    def judge(images):
+        p = torch.full((len(images), 10), 0.7 / 9)
+        p[:, 5] = 0.3
+        p[0] = 0.1 / 9
+        p[0, 3] = 0.9
+        return p
+
+    trainer = Trainer("unused", SessionModels(), zero_gpu=False, judge=judge)
+    strip = torch.zeros(8, 28, 28, dtype=torch.uint8)
+    report = {
+        "step": 1, "steps": 2, "seen": 64, "digits": 128, "seconds": 1.0, "images_per_second": 64,
+        "seconds_left": 1.0, "device": "CPU", "done": False, "train_loss": [(64, 0.1)], "test_loss": [],
+        "strip_noisy": strip, "strip_output": strip,
+    }  # fmt: skip
+    monkeypatch.setattr(trainer, "status", lambda session: {"state": "running", "report": report})
+    shown = train_tab.page_status(trainer, "page")["strip"]
+    assert (shown[0]["guess"], shown[0]["unsure"]) == ("3 · 90 %", False)
+    assert all((s["guess"], s["unsure"]) == ("5? · 30 %", True) for s in shown[1:]) and len(shown) == 8
+
+
+def test_the_line_of_waiting_runs_is_bounded(monkeypatch):
+    monkeypatch.setattr(train_tab, "MAX_LINE", 2)
+    trainer = Trainer("unused", SessionModels(), zero_gpu=False)
+    with trainer.lock:  # the runner cannot take a run from the line meanwhile
+        trainer.line.extend(["a run", "another"])
+    with pytest.raises(InputError, match="2 runs are waiting already"):
+        trainer.start("page", parse_settings(GOOD, "unused"))
