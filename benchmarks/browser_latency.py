@@ -1,6 +1,6 @@
 """What a person feels in the browser: Chromium (Playwright) against a local `python app.py`.
 
-    python -m benchmarks.browser_latency [--views] [--compare unet] [--while-training]
+    python -m benchmarks.browser_latency [--views] [--compare unet]
                                          [--strokes 10] [--delay-ms 150]
 
 Each figure is timed inside the page, from the event to the moment the answer is on screen (the
@@ -13,8 +13,7 @@ then the same through a local TCP proxy that delays every chunk by half of --del
 (what a hosted Space's round trip adds). With --views every view under the results is open
 (quality against noise, layer by layer, the code space, how it learned), and the time until they
 follow (the answer to the request that carries them) is reported too; with --compare MODEL that
-model is beside the DAE (two models in every answer); with --while-training another page runs the
-Train tab's longest run all the while. Everything runs on
+model is beside the DAE (two models in every answer). Everything runs on
 127.0.0.1 and stops by itself.
 """
 
@@ -174,29 +173,6 @@ def open_views(page) -> None:
     )
 
 
-def train_meanwhile(url: str) -> dict:
-    """Start the longest Train-tab run the page offers, for another session, and keep asking for its progress
-    every second as its page does (a run whose page stops asking is stopped). Returns its latest status."""
-    import httpx
-
-    settings = {"noise": "blind", "code_size": 256, "digits": 600_000, "seed": 0}
-    body = {"session": "benchmark-trainer", "action": "start", "settings": settings}
-    latest = httpx.post(url + "dae/train", json=body, timeout=30).json()
-
-    def poll() -> None:
-        while True:
-            time.sleep(1.0)
-            latest.update(httpx.post(url + "dae/train", json=body | {"action": "status"}, timeout=30).json())
-
-    threading.Thread(target=poll, daemon=True).start()
-    deadline = time.monotonic() + 120
-    while not (latest.get("progress") or {}).get("step"):
-        if latest.get("state") in ("failed", "done", "stopped") or time.monotonic() > deadline:
-            raise SystemExit(f"the training run did not start: {latest.get('state')} {latest.get('message')}")
-        time.sleep(0.5)
-    return latest
-
-
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -205,17 +181,11 @@ def main() -> None:
     p.add_argument("--delay-ms", type=float, default=150.0)
     p.add_argument("--views", action="store_true", help="measure with every view under the results open")
     p.add_argument("--compare", metavar="MODEL", help="a model beside the DAE: unet, plain-ae, ...")
-    p.add_argument(
-        "--while-training", action="store_true", help="another page trains a model (Train tab) all the while"
-    )
     args = p.parse_args()
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with app_server() as (url, _), sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
         port = int(url.rstrip("/").rsplit(":", 1)[1])
-        training = train_meanwhile(url) if args.while_training else None
-        if training is not None:
-            print(f"another page trains all the while, on {training['progress']['device']}", flush=True)
         proxied = f"http://127.0.0.1:{delaying_proxy(port, args.delay_ms / 2000)}/"
         for name, address in (("loopback", url), (f"+{args.delay_ms:g} ms round trip", proxied)):
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -248,10 +218,6 @@ def main() -> None:
                 flush=True,
             )
             page.close()
-            if training is not None:
-                progress = training["progress"]
-                state = training["state"]
-                print(f"  (the run meanwhile: step {progress['step']} of {progress['steps']}, {state})")
         browser.close()
 
 

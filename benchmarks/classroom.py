@@ -7,17 +7,20 @@ Each student is one page, and does what a student drawing digits does, in a loop
      grows (a stroke's pointer positions, as the page sends them), the next one sent as soon as the
      previous answer arrives (one in flight, as the page does); an answer saying "busy" is asked
      again after the `wait` it names;
-  2. lifts the pen: one request with live: false and the quality curve open (what the page sends
-     on pen-up); the time from sending it to its answer is the pen-up latency;
+  2. lifts the pen, as the page does: the whole drawing's results (a live request marked final,
+     served in a final turn; the time from sending it to its answer is the pen-up latency), then
+     the request with the quality curve open (live: false: the views follow; its time from the
+     pen-up is "views follow"). With
+     --server-function (the earlier page) the pen-up is one request, live: false, with the curve;
   3. pauses 1 s.
 Students start at random moments within the first 3 s. All of them run as coroutines of one
 process on the same machine as the server (a load generator in the same run, as a class's
 laptops are not, so the figures are a lower bound for the server).
 
 Printed per run: live updates per second per student while drawing (median, worst tenth),
-pen-up latency (median, p90), failures (an HTTP error, a timeout or an answer without the results),
-the server's RSS before, at its peak and 30 s after the phase, and the CPU time the generator and
-the server used.
+pen-up latency (median, p90), the views following it (median), failures (an HTTP error, a timeout
+or an answer without the results), the server's RSS before, at its peak and 30 s after the phase,
+and the CPU time the generator and the server used.
 """
 
 from __future__ import annotations
@@ -93,9 +96,10 @@ class Student:
         self.random = random.Random(seed)
         self.updates, self.drawing_time = 0, 0.0
         self.pen_up: list[float] = []
+        self.views_follow: list[float] = []
         self.failures = 0
 
-    async def render(self, source: dict, live: bool) -> bool:
+    async def render(self, source: dict, live: bool, final: bool = False) -> bool:
         """One request, asked again while the server says busy; True when it was answered with results."""
         request = {
             "session": self.session,
@@ -103,10 +107,11 @@ class Student:
             "noise": "gaussian",
             "strength": 0.5,
             "seed": 0,
-            "compare": False,
+            "compare": None,
             "views": [] if live else ["curve"],
             "map_at": None,
             "live": live,
+            "final": final,
         }
         for _ in range(1000):
             try:
@@ -147,8 +152,14 @@ class Student:
                     self.updates += 1
             self.drawing_time += time.monotonic() - start
             sent = time.perf_counter()
-            if await self.render(self.frames[-1], live=False):
+            if self.results_id is not None:  # the earlier page: one final request with the curve
+                if await self.render(self.frames[-1], live=False):
+                    self.pen_up.append(1000 * (time.perf_counter() - sent))
+            # this page: the last frame's results (a live request), then the open views follow
+            elif await self.render(self.frames[-1], live=True, final=True):
                 self.pen_up.append(1000 * (time.perf_counter() - sent))
+                if await self.render(self.frames[-1], live=False):
+                    self.views_follow.append(1000 * (time.perf_counter() - sent))
             await asyncio.sleep(PAUSE_SECONDS)
 
 
@@ -206,6 +217,7 @@ def run_class(
     time.sleep(30)
     rates = [s.updates / s.drawing_time for s in crowd if s.drawing_time > 0]
     pen_up = [ms for s in crowd for ms in s.pen_up]
+    views = [ms for s in crowd for ms in s.views_follow]
     return {
         "students": students,
         "rate_median": statistics.median(rates),
@@ -213,6 +225,7 @@ def run_class(
         "pen_up_median": statistics.median(pen_up) if pen_up else float("nan"),
         "pen_up_p90": percentile(pen_up, 0.9),
         "pen_ups": len(pen_up),
+        "views_median": statistics.median(views) if views else float("nan"),
         "failures": sum(s.failures for s in crowd),
         "rss_mb": (before / 2**20, peak[0] / 2**20, server.memory_info().rss / 2**20),
         "cpu_s": (used_me, used_server),
@@ -243,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{students:3d} students: live updates/s per student median {r['rate_median']:.1f}, "
                 f"worst tenth {r['rate_worst_tenth']:.1f}; pen-up median {r['pen_up_median']:.0f} ms, "
-                f"p90 {r['pen_up_p90']:.0f} ms ({r['pen_ups']} pen-ups); failures {r['failures']}; "
+                f"p90 {r['pen_up_p90']:.0f} ms ({r['pen_ups']} pen-ups), "
+                f"views follow {r['views_median']:.0f} ms; failures {r['failures']}; "
                 f"server RSS {before:.0f} -> peak {peak:.0f} -> {after:.0f} MB 30 s later; "
                 f"CPU s: generator {r['cpu_s'][0]:.1f}, server {r['cpu_s'][1]:.1f} in {args.seconds:.0f} s",
                 flush=True,

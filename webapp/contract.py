@@ -43,6 +43,7 @@ class RenderRequest(TypedDict, total=False):
     views: list[str]  # ids of the open views to fill in ("curve", "layers", "latent-map", "learning")
     map_at: MapPoint | None  # the code map's clicked point
     live: bool  # the pen is moving: the results only, no views
+    final: bool  # a live frame that ends a change (the pen lifted): served in a final request's turn
 
 
 class RenderAnswer(TypedDict, total=False):

@@ -65,7 +65,8 @@ class PageRoutes:
         return await self.json_call(request, self._render)
 
     async def _render(self, payload: dict, session: str) -> Any:
-        answer = await self.scheduler.submit(session, not payload.get("live"), lambda: self.render(payload))
+        final = not payload.get("live") or payload.get("final") is True  # the pen lifted, a view opened
+        answer = await self.scheduler.submit(session, final, lambda: self.render(payload))
         return SUPERSEDED if answer is SUPERSEDED else answer
 
     async def upload_call(self, request: Request) -> Response:

@@ -219,3 +219,26 @@ def test_a_busy_server_says_so_for_figures_and_uploads(route_client, monkeypatch
     assert r.status_code == 200 and r.json() == {
         "error": "Many students are asking at once: please try again in 1.5 s."
     }
+
+
+@pytest.mark.parametrize(
+    "fields, final",
+    [
+        ({"live": True}, False),  # a frame while the pen moves
+        ({"live": True, "final": True}, True),  # the frame that ends a stroke: the pen lifted
+        ({"live": False}, True),  # the views, a pick, a slider let go
+        ({}, True),
+        ({"live": True, "final": "yes"}, False),  # only a true boolean counts
+    ],
+)
+def test_a_frame_that_ends_a_stroke_is_served_in_a_final_turn(route_client, monkeypatch, fields, final):
+    client, route = route_client
+    turns = []
+
+    async def submit(session, is_final, job):
+        turns.append(is_final)
+        return job()
+
+    monkeypatch.setattr(route.scheduler, "submit", submit)
+    assert client.post(RENDER_URL, json={"session": SESSION, "noise": "mask"} | fields).status_code == 200
+    assert turns == [final]

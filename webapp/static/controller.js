@@ -14,7 +14,8 @@
  *                      strokes?: [{tool: 'pen' | 'eraser', width, points: [[x, y], ...]}], side?: canvas px},
  *             noise: a kind's name, strength: number, seed: the seed box's text or a number,
  *             compare: model name | null, views: [open view ids],
- *             map_at: {model: name, at: [x, y] fractions of its code map} | null, live: bool}
+ *             map_at: {model: name, at: [x, y] fractions of its code map} | null, live: bool,
+ *             final: bool}
  *   answer   {busy?: bool, wait?: ms, superseded?: bool, images: {image id: data URL}, guesses: {image id: "7 · 98 %"},
  *             unsure: [image ids], wrong: [image ids], views: {view id: html}, status: html, metrics: {...},
  *             digit: data URL, pixels: the digit for a link, sample: int | null, test_index: int | null,
@@ -45,6 +46,7 @@ window.DAE = (() => {
   const session = [...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('');
   let out = 0, liveOut = 0;  // requests sent and not answered (one at a time, but a final one may overtake a live frame)
   let again = false, live = false, viewsDue = false;
+  let finalDue = false;  // the next live frame ends a stroke (the pen was lifted): it is served in a final turn
   let sent = 0, shown = 0;  // numbers of the latest request sent and of the one whose answer is on screen
   let failures = 0, retry = null;  // failed answers in a row, and the timer that asks again
 
@@ -54,7 +56,8 @@ window.DAE = (() => {
     return s.kind === 'canvas' ? {kind: 'strokes', side: page.strokes.side, strokes: page.strokes.list()} : s;
   };
   const request = () => ({session, source: source(), noise: state.noise, strength: state.strength, seed: state.seed,
-                          compare: state.compare, views: api.openViewIds(), map_at: state.mapAt, live});
+                          compare: state.compare, views: api.openViewIds(), map_at: state.mapAt, live,
+                          final: live && finalDue});
 
   // One POST; whatever goes wrong comes back as {failed: a message for the person at the page}.
   const post = async (url, body) => {
@@ -76,10 +79,11 @@ window.DAE = (() => {
 
   const send = async () => {
     if (!page.results || retry) { again = true; return; }  // a retry is due: it sends the latest state
-    if (out > (live ? 0 : liveOut)) { again = true; return; }
+    if (out > (live && !finalDue ? 0 : liveOut)) { again = true; return; }
     out += 1; again = false;
     if (live) liveOut += 1;
     const sending = request();
+    if (sending.final) finalDue = false;
     const number = ++sent;
     const sentAt = performance.now();
     const answer = await post(RENDER_URL, sending);
@@ -247,7 +251,7 @@ window.DAE = (() => {
     useStrokes(strokes) { page.strokes = strokes; },
     drawn(hasInk, final) {
       state.inputs.draw = hasInk ? {kind: 'canvas'} : {kind: 'none'};
-      live = true; viewsDue = final;
+      live = true; viewsDue = final; finalDue = final;
       link();
       if (state.tab === 'draw') send();
     },
