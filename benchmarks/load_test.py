@@ -13,7 +13,7 @@ Starts `python app.py` on a free localhost port, then
    over the queue as the browser does. Reports the server's RSS before, at its peak (sampled
    every 20 ms) and after, and the slider's latency during the burst against without it.
 Every loop is bounded in count; the server is stopped at the end. The phases are in tools/loadgen.py;
-the test suite runs small versions of them (tests/test_reliability.py).
+the test suite runs small versions of them (tests/e2e/test_reliability.py).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Each photo is made from one of the 100 MNIST test digits bundled with the app
 (`tools.synthetic.make_photo`: pen strokes of some ink colour on paper of some colour, light
 gradient, soft shadow, sometimes a page edge, specks, blur, noise, JPEG), decoded and preprocessed
 exactly as an upload, and scored by its agreement with the source digit: PSNR, best over shifts of
-up to 2 px. The test suite checks a smaller run of the same (tests/test_preprocess.py): median
+up to 2 px. The test suite checks a smaller run of the same (tests/webapp/test_digits_photo.py): median
 >= 18 dB, >= 90 % >= 15 dB.
 """
 

@@ -40,7 +40,7 @@ class RenderRequest(TypedDict, total=False):
     strength: float  # from 0 to the kind's maximum
     seed: int | str  # the noise's seed, 0 to 2**31 - 1 (the seed box's text, as typed)
     compare: str | None  # the name of a model to show beside the DAE ("unet", "plain-ae", ...), or none
-    views: list[str]  # ids of the open views to fill in ("curve", "layers", "latent-map", "learning")
+    views: list[str]  # ids of the open views to fill in: "curve", "layers", "kinds", "latent-map", ...
     map_at: MapPoint | None  # the code map's clicked point
     live: bool  # the pen is moving: the results only, no views
     final: bool  # a live frame that ends a change (the pen lifted): served in a final request's turn

@@ -45,7 +45,7 @@ def subnormals_flushed():
     of the U-Net's), and a dead unit of the DAE's `l2` outputs subnormals; on this project's CPU
     every multiply with one is some 100 times slower. Flushed, 21 digits take 2.4 ms through the DAE
     instead of 17 ms and 12 ms through the U-Net instead of 100, and every output stays bit for bit
-    the same (tests/test_inference.py checks it): a product below 1.2e-38 is lost in any sum it joins.
+    the same (tests/webapp/test_engine.py checks it): a product below 1.2e-38 is lost in any sum it joins.
     The mode belongs to the calling thread and is switched off again on the way out.
     """
     depth = getattr(_flushing, "depth", 0)

@@ -28,11 +28,11 @@ WORK_SIDE = 1024  # pictures are analysed at most this large: plenty for a digit
 def limit_decoding() -> None:
     """Make every PIL decode in this process refuse pictures larger than MAX_PIXELS.
 
-    Gradio decodes a sketch's layers itself, before the app sees them; PIL's own bomb check is
-    the only bound there. PIL refuses above twice MAX_IMAGE_PIXELS (and only warns above it), so
-    half of MAX_PIXELS makes that refusal fall exactly at the largest picture the app decodes
-    anywhere (a PNG upload, decoded at full size); PIL's default refuses only above 179
-    megapixels, which is gigabytes of RGBA per layer.
+    Gradio decodes some images itself (the Latent tab's, an upload through `/denoise`'s client),
+    before the app sees them; PIL's own bomb check is the only bound there. PIL refuses above twice
+    MAX_IMAGE_PIXELS (and only warns above it), so half of MAX_PIXELS makes that refusal fall
+    exactly at the largest picture the app decodes anywhere (a PNG upload, decoded at full size);
+    PIL's default refuses only above 179 megapixels, which is gigabytes of RGBA.
     """
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
 
