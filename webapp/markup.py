@@ -200,7 +200,9 @@ def results_html(controls: str, colorbar: str, hint: str) -> str:
 </div>"""
 
 
-def train_html(noises: list, code_sizes: tuple, digits: tuple, default_digits: int, where: str) -> str:
+def train_html(
+    noises: list, code_sizes: tuple, digits: tuple, default_digits: int, where: str, on: bool = True
+) -> str:
     """The Train tab: the settings that teach, each with what it changes; Start, Stop and the run's
     progress."""
     noise_rows = [
@@ -233,6 +235,7 @@ def train_html(noises: list, code_sizes: tuple, digits: tuple, default_digits: i
         "</option>"
         for d in digits
     )
+    off = "" if on else " disabled data-off"  # training is off on this server
     return f"""<div class="dae-panel dae-train">
   <p class="dae-note">\
 Train the DAE yourself: the specification's recipe (batch 64, Adam, learning rate 0.001, weight
@@ -249,7 +252,7 @@ numbers in the bottleneck: fewer keep less detail, and less of the noise</span><
       <span class="dae-note">the initial weights, the order of the digits and the noise</span></label>
   </form>
   <div class="dae-actions">
-    <button type="button" id="train-start" class="dae-button dae-primary">Start training</button>
+    <button type="button" id="train-start" class="dae-button dae-primary"{off}>Start training</button>
     <button type="button" id="train-stop" class="dae-button" disabled>Stop</button>
   </div>
   <progress id="train-bar" max="1" value="0"></progress>

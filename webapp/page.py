@@ -60,6 +60,7 @@ def build_demo(served: Served, trainer: train_tab.Trainer | None = None) -> gr.B
                     train_tab.DIGITS,
                     train_tab.DEFAULT_DIGITS,
                     train_tab.where(trainer),
+                    on=trainer is not None,
                 ),
                 elem_id="train",
                 js_on_load="DAE.attachTrain(element);",

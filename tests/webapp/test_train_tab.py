@@ -2,8 +2,10 @@
 ZeroGPU call), and the model a run leaves for its page."""
 
 import io
+import re
 import time
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,3 +207,17 @@ def test_the_line_of_waiting_runs_is_bounded(monkeypatch):
         trainer.line.extend(["a run", "another"])
     with pytest.raises(InputError, match="2 runs are waiting already"):
         trainer.start("page", parse_settings(GOOD, "unused"))
+
+
+def test_start_is_off_where_training_is_off():
+    from dae.noise import NOISE_KINDS
+    from webapp.markup import train_html
+
+    def start(on: bool) -> str:
+        page = train_html(list(NOISE_KINDS.values()), (2, 256), (15_000,), 15_000, "here", on=on)
+        return re.search(r'<button[^>]*id="train-start"[^>]*>', page).group(0)
+
+    assert "disabled" not in start(True) and "disabled data-off" in start(False)
+    assert (
+        "data-off" in (Path(train_tab.__file__).parent / "static" / "train.js").read_text()
+    )  # kept disabled

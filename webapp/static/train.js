@@ -32,7 +32,7 @@ DAE.attachTrain = (element) => {
     lastState = a.state;
     estimates = a.estimates || estimates; estimate();
     const busy = ['waiting', 'downloading', 'running'].includes(a.state);
-    start.disabled = busy; stop.disabled = !busy;
+    start.disabled = busy || start.hasAttribute('data-off'); stop.disabled = !busy;  // data-off: training is off
     form.querySelectorAll('input, select').forEach((i) => { i.disabled = busy; });
     const p = a.progress;
     let text = {idle: 'Choose the settings and press Start.', waiting: `Waiting: ${a.place === 1 ? 'next' : `number ${a.place} in line`} (one run at a time on this server).`,
