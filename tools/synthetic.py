@@ -25,6 +25,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 from torch import Tensor
 
+from dae import metrics
 from dae.data import MNIST_FILES
 
 # --- MNIST files -----------------------------------------------------------------------------------
@@ -248,8 +249,9 @@ def make_photo(
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(1 / mse)
+    """dae.metrics.psnr of two numpy images (in [0, 1], of one shape)."""
+    a, b = (torch.as_tensor(np.asarray(x, np.float64))[None] for x in (a, b))  # a batch of one
+    return metrics.psnr(a, b).item()
 
 
 def shifted(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
