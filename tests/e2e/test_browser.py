@@ -55,14 +55,17 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def url(tmp_path_factory):
     """The app served from this process as `python app.py` serves it: the committed models, the Train tab
-    on (its MNIST from data/ or $DAE_MNIST_ROOT; without one its test is skipped, a run would download it)."""
+    on (its MNIST from data/ or $DAE_MNIST_ROOT, else 16,000 synthetic training digits in MNIST's files)."""
     from webapp.page import build_demo
     from webapp.served import load_served
     from webapp.serving import launch
     from webapp.train_tab import SessionModels, Trainer
 
     served = load_served()
-    trainer = Trainer(real_mnist_root() or tmp_path_factory.mktemp("no-mnist"), SessionModels())
+    from tools.synthetic import write_synthetic_mnist
+
+    mnist = real_mnist_root() or write_synthetic_mnist(tmp_path_factory.mktemp("mnist"), 16_000, 1_000)
+    trainer = Trainer(mnist, SessionModels())
     served.yours = trainer.models
     demo = build_demo(served, trainer)
     launch(demo, prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
@@ -1202,10 +1205,6 @@ WATCH_PROGRESS = """() => { window.__progress = [];
 
 @pytest.mark.timeout(900)
 def test_a_small_training_run_reports_progress_and_your_model_goes_beside_the_dae(browser, url):
-    if real_mnist_root() is None:
-        pytest.skip(
-            "the Train tab needs MNIST in data/MNIST/raw or $DAE_MNIST_ROOT (a run would download it)"
-        )
     page = open_page(browser, url, LAPTOP)
     try:
         yours = page.locator("#compare option[value=yours]")
